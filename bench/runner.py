@@ -1,0 +1,115 @@
+"""The runner: one run = (plant, controller, task, settings, seed).
+
+:func:`run` binds the controller to the plant, calls the task, times it (wall
+and CPU), and records what is needed to reproduce and compare the run: names,
+settings and their hash, seed, ctrlbench and dependency versions, the git
+commit.  Given a :class:`~bench.store.Store` it writes the run in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import settings as _settings
+from .api import Result
+from .errors import BenchError
+from .registry import check_compatible
+
+#: Distributions whose versions every run records (when installed).
+KEY_DEPENDENCIES = ("numpy", "pandas", "pluggy", "gymnasium", "hessianfree", "tensorflow", "tf-keras",
+                    "nengo", "nengo-dl", "scikit-learn")
+
+
+@functools.cache
+def versions() -> dict[str, str]:
+    """Installed versions of ctrlbench and its key dependencies."""
+    out = {"python": platform.python_version()}
+    for dist in ("ctrlbench", *KEY_DEPENDENCIES):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The commit of the ctrlbench checkout (``+dirty`` if modified), or None."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "") if sha else None
+
+
+def code_version() -> str:
+    """What identifies the code of a run: ctrlbench version and commit."""
+    commit = git_commit()
+    return f"{versions().get('ctrlbench', '0')}" + (f"+{commit}" if commit else "")
+
+
+def describe(plant: Any, controller: Any, task: Any) -> tuple[dict[str, dict[str, Any]], str]:
+    """The settings of the three components, and their hash."""
+    parts = {
+        "plant": {"name": plant.name, **_settings.as_dict(plant.settings)},
+        "controller": {"name": controller.name, **_settings.as_dict(controller.settings)},
+        "task": {"name": task.name, **_settings.as_dict(task.settings)},
+    }
+    return parts, _settings.settings_hash(parts)
+
+
+def run(plant: Any, controller: Any, task: Any, seed: int = 0, *, store: Any = None,
+        workdir: str | Path | None = None, suite: str | None = None) -> Result:
+    """Run ``task`` with ``controller`` on ``plant`` for one ``seed``.
+
+    The three components are ready objects (``bench.plant(...)``, ...).  The
+    result's ``meta`` holds the provenance; with ``store`` the run is saved
+    and ``result.run_id`` set.  The same seed gives the same metrics.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise BenchError(f"seed must be a non-negative integer, got {seed!r}")
+    specs = [getattr(o, "spec", None) for o in (plant, controller, task)]
+    if all(s is not None for s in specs):
+        check_compatible(*specs)
+    if hasattr(controller, "bind"):
+        controller.bind(plant)
+    settings, shash = describe(plant, controller, task)
+    started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    result = task.run(plant, controller, seed, workdir=Path(workdir) if workdir else None)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    if not isinstance(result, Result):
+        raise BenchError(f"task {task.name!r} returned {type(result).__name__}, not a bench.Result")
+    result.meta.update(
+        plant=plant.name, controller=controller.name, task=task.name, seed=seed,
+        settings=settings, settings_hash=shash, started_at=started, wall_s=wall, cpu_s=cpu,
+        versions=versions(), git_commit=git_commit(), code_version=code_version(),
+        host=platform.node(), suite=suite, label=f"{plant.name}/{controller.name}/{task.name}/seed{seed}",
+    )
+    if store is not None:
+        store.save(result)
+    return result
+
+
+def failed_result(plant: Any, controller: Any, task: Any, seed: int, log_path: Path | None,
+                  suite: str | None = None) -> Result:
+    """An empty result carrying the provenance of a run that raised."""
+    settings, shash = describe(plant, controller, task)
+    r = Result(metrics={})
+    r.meta.update(plant=plant.name, controller=controller.name, task=task.name, seed=seed, settings=settings,
+                  settings_hash=shash, started_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                  versions=versions(), git_commit=git_commit(), code_version=code_version(),
+                  host=platform.node(), suite=suite, log_path=str(log_path) if log_path else None)
+    return r

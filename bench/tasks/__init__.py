@@ -1,0 +1,12 @@
+"""Built-in tasks: the plugin module ``bench.tasks``."""
+
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def register_tasks(register):
+    register("reach", "bench.tasks.reach:Reach",
+             summary="centre-out reaches to N targets on a circle around the start hand position",
+             needs={"kinematics", "controller:act"})

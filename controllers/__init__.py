@@ -1,0 +1,16 @@
+"""Built-in controllers and learners: the plugin module ``bench.controllers``.
+
+Registration only names factories; TensorFlow and NengoDL are imported by the
+controllers that need them, when they are built.
+"""
+
+from __future__ import annotations
+
+from bench import hookimpl
+
+
+@hookimpl
+def register_controllers(register):
+    register("osc", "bench.controllers.osc:OSC",
+             summary="operational-space (task-space PD with the arm's inertia) reaching baseline",
+             provides={"act"}, needs={"kinematics"})
