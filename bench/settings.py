@@ -222,3 +222,52 @@ def describe(settings_cls: type) -> list[tuple[str, str, Any, str]]:
             helptext = f"{helptext} [{meta['unit']}]".strip()
         rows.append((f.name, _type_name(hints.get(f.name, f.type)), default, helptext))
     return rows
+
+
+def route(pairs: Mapping[str, Any], components: Mapping[str, tuple[str, type]]) -> dict[str, dict[str, Any]]:
+    """Send each ``key=value`` to the component that declares ``key``.
+
+    ``components`` maps a component's name (``"osc"``) to ``(kind, Settings)``.
+    A key may be qualified by the component's name or kind (``osc.kp``,
+    ``controller.kp``, ``reach.targets``); an unqualified key goes to the one
+    component that declares it, and is refused as ambiguous when several do.
+    Values are returned unconverted; :func:`build` converts and checks them.
+    """
+    out: dict[str, dict[str, Any]] = {name: {} for name in components}
+    declared = {name: fields(cls) for name, (_, cls) in components.items()}
+    by_kind = {kind: name for name, (kind, _) in components.items()}
+    valid = sorted(f"{name}.{key}" for name, keys in declared.items() for key in keys)
+    for raw_key, value in pairs.items():
+        owner, _, key = raw_key.rpartition(".")
+        if owner:
+            name = owner if owner in components else by_kind.get(owner)
+            if name is None:
+                raise SettingError(f"unknown component {owner!r} in setting {raw_key!r}"
+                                   f"{suggestion(owner, list(components) + list(by_kind))}; "
+                                   f"components: {', '.join(components)}")
+            if key not in declared[name]:
+                raise SettingError(f"unknown setting {raw_key!r}{suggestion(f'{name}.{key}', valid)}; "
+                                   f"valid keys: {', '.join(valid) or 'none'}")
+            out[name][key] = value
+            continue
+        owners = [name for name, keys in declared.items() if key in keys]
+        if not owners:
+            raise SettingError(f"unknown setting {key!r}{suggestion(key, [v.split('.', 1)[1] for v in valid])}; "
+                               f"valid keys: {', '.join(valid) or 'none'}")
+        if len(owners) > 1:
+            raise SettingError(f"setting {key!r} is ambiguous: declared by {' and '.join(owners)}; "
+                               f"qualify it ({', '.join(f'{o}.{key}' for o in owners)})")
+        out[owners[0]][key] = value
+    return out
+
+
+def parse_pairs(items: list[str] | None) -> dict[str, str]:
+    """``["a=1", "osc.kp=2"]`` → ``{"a": "1", "osc.kp": "2"}`` (later wins)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SettingError(f"--set expects key=value, got {item!r}")
+        out[key] = value.strip()
+    return out
