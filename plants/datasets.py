@@ -1,0 +1,221 @@
+"""Image datasets for the ``classify`` task: ``digits``, ``mnist`` and any ``.npz``.
+
+Each dataset returns images as ``float32`` arrays of shape ``(n, H, W, C)``
+with values in ``[0, 1]`` and labels as ``int64`` arrays of shape ``(n,)``
+in ``[0, n_classes)``.  Nothing is downloaded: ``digits`` is bundled with
+scikit-learn, ``mnist`` is read from Keras' cache file (or a given path), and
+``npz`` reads any file holding ``x_train, y_train, x_test, y_test``.
+Files are read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.api import Dataset
+from bench.errors import InvalidArgument
+from bench.settings import setting
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+#: Where Keras' ``mnist.load_data()`` caches the file.
+KERAS_MNIST = "~/.keras/datasets/mnist.npz"
+
+
+def check_arrays(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                 n_classes: int | None = None, source: str = "dataset"
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Validate and normalise a split; returns the arrays and ``n_classes``.
+
+    Images become ``float32 (n, H, W, C)`` (a channel axis is added to
+    ``(n, H, W)``; integer images are divided by their dtype's maximum), labels
+    ``int64 (n,)``.  ``n_classes`` defaults to ``max(y_train) + 1``.  Raises
+    :class:`InvalidArgument` naming ``source`` for any inconsistency.
+    """
+    xs = []
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        x = np.asarray(x)
+        if x.ndim == 3:
+            x = x[..., None]
+        if x.ndim != 4 or x.shape[0] == 0:
+            raise InvalidArgument(f"{source}: {name} must have shape (n, H, W) or (n, H, W, C) with n > 0; "
+                                  f"got {x.shape}")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise InvalidArgument(f"{source}: {name} must be numeric; got dtype {x.dtype}")
+        if np.issubdtype(x.dtype, np.integer):
+            x = x.astype(np.float32) / max(float(np.iinfo(x.dtype).max), 1.0)
+        x = x.astype(np.float32, copy=False)
+        if not np.all(np.isfinite(x)):
+            raise InvalidArgument(f"{source}: {name} contains NaN or infinite values")
+        xs.append(x)
+    x_train, x_test = xs
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise InvalidArgument(f"{source}: x_train images have shape {x_train.shape[1:]} but x_test images "
+                              f"{x_test.shape[1:]}")
+    ys = []
+    for name, y, x in (("y_train", y_train, x_train), ("y_test", y_test, x_test)):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1 or y.shape[0] != x.shape[0]:
+            raise InvalidArgument(f"{source}: {name} must be one integer label per image "
+                                  f"({x.shape[0]},); got shape {y.shape}")
+        if not np.issubdtype(y.dtype, np.integer):
+            if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+            else:
+                raise InvalidArgument(f"{source}: {name} must hold integer class labels; got dtype {y.dtype}")
+        ys.append(y.astype(np.int64))
+    y_train, y_test = ys
+    classes = int(n_classes) if n_classes is not None else int(y_train.max()) + 1
+    for name, y in (("y_train", y_train), ("y_test", y_test)):
+        bad = (y < 0) | (y >= classes)
+        if bad.any():
+            raise InvalidArgument(f"{source}: {name} has labels out of range [0, {classes}): "
+                                  f"e.g. {int(y[bad][0])} at index {int(np.flatnonzero(bad)[0])}")
+    return x_train, y_train, x_test, y_test, classes
+
+
+def _limit(x: np.ndarray, y: np.ndarray, n: int | None) -> tuple[np.ndarray, np.ndarray]:
+    return (x, y) if n is None else (x[:n], y[:n])
+
+
+@dataclass
+class DigitsSettings:
+    test_fraction: float = setting(0.2, "fraction of the 1797 images held out for testing", gt=0, lt=1)
+    split_seed: int | None = setting(None, "seed of the train/test split (default: the run's seed)", ge=0)
+    max_train: int | None = setting(None, "use at most this many training images", ge=1)
+    max_test: int | None = setting(None, "use at most this many test images", ge=1)
+
+
+class Digits(Dataset):
+    """scikit-learn's bundled 8×8 handwritten digits (1797 images, 10 classes).
+
+    The split is a seeded permutation: the same seed gives the same split.
+    Pixel values 0–16 are scaled to [0, 1].
+    """
+
+    Settings = DigitsSettings
+    n_classes = 10
+    input_shape = (8, 8, 1)
+
+    def load(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        from sklearn.datasets import load_digits
+
+        s = self.settings
+        data = load_digits()
+        x = (data.images / 16.0).astype(np.float32)[..., None]
+        y = data.target.astype(np.int64)
+        rng = np.random.default_rng(seed if s.split_seed is None else s.split_seed)
+        order = rng.permutation(len(y))
+        n_test = max(1, int(round(s.test_fraction * len(y))))
+        test, train = order[:n_test], order[n_test:]
+        x_train, y_train = _limit(x[train], y[train], s.max_train)
+        x_test, y_test = _limit(x[test], y[test], s.max_test)
+        return x_train, y_train, x_test, y_test
+
+
+def read_npz(path: str | Path, source: str) -> dict[str, np.ndarray]:
+    """The four arrays of an ``.npz`` file (no pickle); clear errors when it is not one."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InvalidArgument(f"{source}: no such file {str(path)!r}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [a for a in ARRAYS if a not in f.files]
+            if missing:
+                raise InvalidArgument(f"{source}: {str(path)!r} lacks array(s) {', '.join(missing)} "
+                                      f"(has {', '.join(f.files) or 'none'}; needs {', '.join(ARRAYS)})")
+            return {a: f[a] for a in ARRAYS}
+    except InvalidArgument:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InvalidArgument(f"{source}: {str(path)!r} is not a readable .npz file without pickled "
+                              f"objects ({exc})") from None
+
+
+@dataclass
+class NpzSettings:
+    path: str = setting("", "an .npz file holding x_train, y_train, x_test, y_test")
+    n_classes: int | None = setting(None, "number of classes (default: largest training label + 1)", ge=2)
+    max_train: int | None = setting(None, "use at most this many training images", ge=1)
+    max_test: int | None = setting(None, "use at most this many test images", ge=1)
+
+
+class NpzDataset(Dataset):
+    """Any ``.npz`` with ``x_train, y_train, x_test, y_test`` (images (n,H,W[,C]), integer labels).
+
+    ``n_classes`` and ``input_shape`` are known after :meth:`load`.
+    """
+
+    Settings = NpzSettings
+    default_path = ""
+    what = "npz"
+
+    def __init__(self, settings=None) -> None:
+        super().__init__(settings)
+        self.n_classes = self.settings.n_classes or 0
+        self.input_shape = ()
+
+    def missing_file_message(self, path: Path) -> str:
+        return f"{self.what}: no such file {str(path)!r}"
+
+    def load(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        s = self.settings
+        raw = s.path or self.default_path
+        if not raw:
+            raise InvalidArgument(f"{self.what}: give the file with --set path=FILE.npz")
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise InvalidArgument(self.missing_file_message(path))
+        arrays = read_npz(path, self.what)
+        x_train, y_train, x_test, y_test, classes = check_arrays(
+            *(arrays[a] for a in ARRAYS), n_classes=s.n_classes, source=f"{self.what} {str(path)!r}")
+        self.n_classes = classes
+        self.input_shape = tuple(x_train.shape[1:])
+        x_train, y_train = _limit(x_train, y_train, s.max_train)
+        x_test, y_test = _limit(x_test, y_test, s.max_test)
+        return x_train, y_train, x_test, y_test
+
+
+@dataclass
+class MnistSettings:
+    path: str = setting(KERAS_MNIST, "the mnist.npz file (as Keras' mnist.load_data() caches it)")
+    max_train: int | None = setting(None, "use at most this many training images", ge=1)
+    max_test: int | None = setting(None, "use at most this many test images", ge=1)
+
+
+class Mnist(NpzDataset):
+    """MNIST from Keras' cached ``mnist.npz`` (28×28, 10 classes); never downloaded."""
+
+    Settings = MnistSettings
+    default_path = KERAS_MNIST
+    what = "mnist"
+
+    def __init__(self, settings=None) -> None:
+        super(NpzDataset, self).__init__(settings)
+        self.n_classes = 10
+        self.input_shape = (28, 28, 1)
+
+    def missing_file_message(self, path: Path) -> str:
+        return (f"mnist: {str(path)!r} not found; ctrlbench never downloads. Copy mnist.npz (from "
+                f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz) to "
+                f"{KERAS_MNIST} or pass --set path=/where/it/is/mnist.npz")
+
+    def load(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        path = Path(self.settings.path).expanduser()
+        if not path.is_file():
+            raise InvalidArgument(self.missing_file_message(path))
+        arrays = read_npz(path, self.what)
+        x_train, y_train, x_test, y_test, _ = check_arrays(
+            *(arrays[a] for a in ARRAYS), n_classes=10, source=f"mnist {str(path)!r}")
+        if x_train.shape[1:] != (28, 28, 1):
+            raise InvalidArgument(f"mnist {str(path)!r}: images have shape {x_train.shape[1:]}, "
+                                  f"expected (28, 28) or (28, 28, 1)")
+        x_train, y_train = _limit(x_train, y_train, self.settings.max_train)
+        x_test, y_test = _limit(x_test, y_test, self.settings.max_test)
+        return x_train, y_train, x_test, y_test
