@@ -14,8 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import (ArmModel, Classifier, Controller, Dataset, Learner, Metric, PlantModel, Result,
-                  Task)
+from .api import (
+    ArmModel,
+    Classifier,
+    Controller,
+    Dataset,
+    Learner,
+    Metric,
+    PlantModel,
+    Result,
+    Task,
+)
 from .errors import BenchError
 from .hookspecs import hookimpl
 from .plugins import register_plugin, registry
@@ -70,7 +79,26 @@ def dataset(name: str, **settings: Any) -> Any:
 
 
 __all__ = [
-    "ArmModel", "BenchError", "Classifier", "Controller", "Dataset", "Learner", "Metric", "PlantModel",
-    "Result", "Spec", "Task", "build", "controller", "dataset", "hookimpl", "plant", "register_plugin",
-    "registry", "run", "setting", "task", "__version__",
+    "ArmModel",
+    "BenchError",
+    "Classifier",
+    "Controller",
+    "Dataset",
+    "Learner",
+    "Metric",
+    "PlantModel",
+    "Result",
+    "Spec",
+    "Task",
+    "__version__",
+    "build",
+    "controller",
+    "dataset",
+    "hookimpl",
+    "plant",
+    "register_plugin",
+    "registry",
+    "run",
+    "setting",
+    "task",
 ]

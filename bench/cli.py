@@ -192,7 +192,8 @@ def _format_table(results: list[Any]) -> str:
 
 def _run_one(specs, routed, seed: int, store, db: Path, log_dir: Path) -> Any:
     """Build, run and store one seed; failures are stored and re-raised."""
-    from .runner import failed_result, run as run_once
+    from .runner import failed_result
+    from .runner import run as run_once
 
     plant, controller, task = build_all(specs, routed)
     from .runner import describe
@@ -315,8 +316,8 @@ COMMANDS: dict[str, Callable[..., int]] = {}
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bench`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    out = lambda s: print(s, flush=True)  # noqa: E731
-    err = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    out = lambda s: print(s, flush=True)
+    err = lambda s: print(s, file=sys.stderr, flush=True)
     old_format = warnings.formatwarning
     warnings.formatwarning = lambda m, c, *a, **k: f"{PROG}: warning: {m}\n"
     try:

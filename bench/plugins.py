@@ -181,5 +181,15 @@ def reset() -> None:
         _host = None
 
 
-__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "Host", "PluginInfo", "PluginWarning",
-           "BenchError", "host", "register_plugin", "registry", "reset"]
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "BenchError",
+    "Host",
+    "PluginInfo",
+    "PluginWarning",
+    "host",
+    "register_plugin",
+    "registry",
+    "reset",
+]

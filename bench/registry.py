@@ -14,7 +14,7 @@ import importlib.util
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .errors import DuplicateName, Incompatible, PluginError, UnknownName, Unavailable
+from .errors import DuplicateName, Incompatible, PluginError, Unavailable, UnknownName
 
 KINDS = ("plant", "controller", "task", "dataset")
 

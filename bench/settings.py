@@ -133,9 +133,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         result = _parse_scalar(value, tp, key)
     elif tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         result = float(value)
-    elif tp is int and isinstance(value, int) and not isinstance(value, bool):
-        result = int(value)
-    elif tp is int and isinstance(value, float) and value.is_integer():
+    elif tp is int and isinstance(value, int) and not isinstance(value, bool) or tp is int and isinstance(value, float) and value.is_integer():
         result = int(value)
     elif isinstance(tp, type) and isinstance(value, tp):
         result = value

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import bench
-from bench.errors import DuplicateName, Incompatible, UnknownName, Unavailable
+from bench.errors import DuplicateName, Incompatible, Unavailable, UnknownName
 from bench.plugins import DEFAULT_PLUGINS, Host, PluginWarning
 from bench.registry import Spec, check_compatible
 

@@ -6,11 +6,11 @@ import math
 import sqlite3
 
 import pytest
+from bench.reports import load
 
 import bench
 from bench.api import Metric, Result
 from bench.errors import StoreError
-from bench.reports import load
 from bench.store import SCHEMA_VERSION, Store
 
 
