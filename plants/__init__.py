@@ -14,6 +14,12 @@ ARM = frozenset({"dynamics", "kinematics", "jacobians"})
 def register_plants(register):
     register("arm2", "bench.plants.arm2:Arm2",
              summary="two-link planar arm (l = 0.31, 0.27 m), torque input, no gravity", provides=ARM)
+    register("arm3", "bench.plants.arm3:Arm3",
+             summary="three-link planar arm (l = 2.0, 1.2, 0.7 m), torque input, optional gravity/damping",
+             provides=ARM)
+    register("cartpole", "bench.plants.cartpole:CartPole",
+             summary="Gymnasium CartPole-v1 physics, batched; force input or discrete actions {0, 1}",
+             provides=frozenset({"dynamics", "jacobians", "discrete-actions"}))
 
 
 IMAGES = frozenset({"images"})

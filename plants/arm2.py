@@ -2,9 +2,9 @@
 
 Description
     Two uniform rods in the horizontal plane (no gravity), joints at the
-    shoulder (origin) and elbow, torque-driven.  Model (kinematics, dynamics)
-    is this module's :class:`Arm2`; the Gymnasium adapter lives in
-    :mod:`bench.plants.envs`.
+    shoulder (origin) and elbow, torque-driven.  Model (kinematics, dynamics,
+    exact Jacobians of the step) is this module's :class:`Arm2`; the
+    Gymnasium adapter lives in :mod:`bench.plants.envs`.
 
 Action Space
     Joint torques ``u = [u0, u1]`` in N·m.
@@ -22,6 +22,16 @@ Dynamics
     [K3 + K4 cos q1, K3]]``; ``H1 = -K2 sin q1 (dq0 dq1 + dq1²/2)``,
     ``H2 = K2 sin q1 dq0²/2``.  Semi-implicit Euler: velocity first, then
     position with the new velocity.
+
+Jacobians
+    With ``ddq = M⁻¹ (u - H)``: ``d ddq/dq1 = M⁻¹ (-M' ddq - dH/dq1)``
+    (``M' = -sin q1 [[K2, K4], [K4, 0]]``), ``d ddq/d dq = -M⁻¹ dH/d dq``,
+    ``d ddq/du = M⁻¹``, ``d ddq/dq0 = 0``; the step's Jacobians follow as in
+    :mod:`bench.plants.planar`.
+
+Inverse kinematics
+    Closed form, elbow convention ``0 <= q1 <= pi`` (the start posture's
+    branch: the elbow bends counter-clockwise).
 """
 
 from __future__ import annotations
@@ -30,9 +40,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.api import ArmModel
-from bench.errors import InvalidArgument, OutOfReach
 from bench.settings import setting
+
+from .planar import PlanarArm, semi_implicit_jacobians
+from .validation import positive_dt
 
 
 @dataclass
@@ -44,7 +55,11 @@ class Arm2Settings:
     m2: float = setting(1.32, "forearm mass", unit="kg", gt=0)
 
 
-class Arm2(ArmModel):
+# d(-dH/d dq)/... : the linear map dq -> [[dq1, dq0 + dq1], [-dq0, 0]] (flattened rows)
+_DH_DDQ = np.array([[0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [0.0, 0.0]])
+
+
+class Arm2(PlanarArm):
     """Batched two-link arm; see the module docstring for the equations.
 
     dt : float, seconds
@@ -60,7 +75,7 @@ class Arm2(ArmModel):
     def __init__(self, settings: Arm2Settings | None = None) -> None:
         super().__init__(settings)
         s = self.settings
-        self.dt = float(s.dt)
+        self.dt = positive_dt(s.dt, "arm2")
         self.l1, self.l2, self.m1, self.m2 = float(s.l1), float(s.l2), float(s.m1), float(s.m2)
         self.link_lengths = np.array([self.l1, self.l2])
         self.start_q = np.array([0.75613, 1.8553])
@@ -68,18 +83,28 @@ class Arm2(ArmModel):
         self.K2 = self.m2 * self.l1 * self.l2
         self.K3 = self.m2 * self.l2**2 / 3
         self.K4 = self.m2 * self.l1 * self.l2 / 2
+        # adj(M) = adj0 + cos q1 · adj1, dM/dq1 = -sin q1 · dm, and the map dq -> -dH/d dq / (K2 sin q1)
+        adj0 = np.array([[self.K3, -self.K3], [-self.K3, self.K1]])[:, :, None]
+        adj1 = np.array([[0.0, -self.K4], [-self.K4, self.K2]])[:, :, None]
+        dm = np.array([[self.K2, self.K4], [self.K4, 0.0]])
+        self._constants = {np.dtype(t): tuple(c.astype(t) for c in (adj0, adj1, dm, _DH_DDQ))
+                           for t in (np.float32, np.float64)}
 
     # -- dynamics ----------------------------------------------------------
     def inertia(self, q: np.ndarray) -> np.ndarray:
-        q = np.asarray(q)
+        """``(n, 2, 2)`` joint-space inertia M(q) (kg·m²)."""
+        q = self._angles(q, "inertia")
         c1 = np.cos(q[:, 1])
-        m = np.empty((q.shape[0], 2, 2), dtype=np.result_type(q, np.float32))
+        m = np.empty((q.shape[0], 2, 2), dtype=q.dtype)
         m[:, 0, 0] = self.K1 + self.K2 * c1
         m[:, 0, 1] = m[:, 1, 0] = self.K3 + self.K4 * c1
         m[:, 1, 1] = self.K3
         return m
 
     def bias_torques(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        """``(n, 2)`` Coriolis and centrifugal torques H(q, dq) (N·m)."""
+        q = self._angles(q, "bias_torques")
+        dq = self._angles(dq, "bias_torques", "dq")
         s1 = np.sin(q[:, 1])
         h = np.empty_like(dq)
         h[:, 0] = -self.K2 * s1 * (dq[:, 0] * dq[:, 1] + 0.5 * dq[:, 1] ** 2)
@@ -87,65 +112,61 @@ class Arm2(ArmModel):
         return h
 
     def step(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        u = np.asarray(u, dtype=x.dtype)
-        if x.ndim != 2 or x.shape[1] != 4:
-            raise InvalidArgument(f"arm2.step: x must have shape (n, 4), got {x.shape}")
-        if u.shape != (x.shape[0], 2):
-            raise InvalidArgument(f"arm2.step: u must have shape ({x.shape[0]}, 2), got {u.shape}")
-        q0, q1, dq0, dq1 = x[:, 0], x[:, 1], x[:, 2], x[:, 3]
-        c1, s1 = np.cos(q1), np.sin(q1)
+        """``(n, 4)`` next states; one fused semi-implicit Euler step of ``dt``."""
+        x, u = self._batch(x, u, "step")
+        xt, ut = x.T, u.T
+        q1, dq0, dq1 = xt[1], xt[2], xt[3]
+        c1 = np.cos(q1)
+        ks = self.K2 * np.sin(q1)
         a = self.K1 + self.K2 * c1
         b = self.K3 + self.K4 * c1
         d = self.K3
-        r0 = u[:, 0] + self.K2 * s1 * (dq0 * dq1 + 0.5 * dq1 * dq1)
-        r1 = u[:, 1] - self.K2 * s1 * 0.5 * dq0 * dq0
-        det = a * d - b * b
-        ddq0 = (d * r0 - b * r1) / det
-        ddq1 = (a * r1 - b * r0) / det
-        dt = self.dt
+        r0 = ut[0] + ks * (dq0 * dq1 + 0.5 * dq1 * dq1)
+        r1 = ut[1] - ks * 0.5 * dq0 * dq0
+        dt_det = self.dt / (a * d - b * b)
         out = np.empty_like(x)
-        out[:, 2] = dq0 + ddq0 * dt
-        out[:, 3] = dq1 + ddq1 * dt
-        out[:, 0] = q0 + out[:, 2] * dt
-        out[:, 1] = q1 + out[:, 3] * dt
-        return out
+        ot = out.T
+        np.add(dq0, (d * r0 - b * r1) * dt_det, out=ot[2])
+        np.add(dq1, (a * r1 - b * r0) * dt_det, out=ot[3])
+        np.add(xt[:2], ot[2:] * self.dt, out=ot[:2])
+        return self._finish(out, "step", x, u)
+
+    def jacobians(self, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact ``(n, 4, 4)`` d x'/d x and ``(n, 4, 2)`` d x'/d u of :meth:`step`."""
+        x, u = self._batch(x, u, "jacobians")
+        xt, ut = x.T, u.T
+        n = x.shape[0]
+        q1, dq = xt[1], xt[2:]
+        adj0, adj1, dm, dh_ddq = self._constants[x.dtype]
+        c1, s1 = np.cos(q1), np.sin(q1)
+        adj = adj0 + adj1 * c1                           # (2, 2, n) adjugate of M
+        minv = adj / (adj[1, 1] * self.K3 - adj[0, 1] * adj[0, 1])  # M⁻¹
+        hb = np.empty((2, n), dtype=x.dtype)                          # H / (K2 sin q1)
+        hb[0] = -dq[1] * (dq[0] + 0.5 * dq[1])
+        hb[1] = 0.5 * dq[0] * dq[0]
+        ks, kc = self.K2 * s1, self.K2 * c1
+        r = ut - ks * hb
+        ddq = minv[:, 0] * r[0] + minv[:, 1] * r[1]
+        w = np.zeros((2, 6, n), dtype=x.dtype)                        # columns: q0 q1 dq0 dq1 u0 u1
+        w[:, 1] = s1 * (dm @ ddq) - kc * hb                    # -M' ddq - dH/dq1
+        w[:, 2:4] = ks * (dh_ddq @ dq).reshape(2, 2, n)             # -dH/d dq
+        w[0, 4] = w[1, 5] = 1.0                                       # du
+        g = minv[:, 0, None] * w[0] + minv[:, 1, None] * w[1]
+        a_, b_ = semi_implicit_jacobians(g, self.dt)
+        if not np.isfinite(g.sum() + x.sum()):
+            self._finish(g, "jacobians", x, u)
+        return a_, b_
 
     # -- kinematics --------------------------------------------------------
-    def joint_positions(self, q: np.ndarray) -> np.ndarray:
-        q = np.asarray(q)
-        a0 = q[:, 0]
-        a1 = q[:, 0] + q[:, 1]
-        out = np.zeros((q.shape[0], 3, 2), dtype=np.result_type(q, np.float32))
-        out[:, 1, 0] = self.l1 * np.cos(a0)
-        out[:, 1, 1] = self.l1 * np.sin(a0)
-        out[:, 2, 0] = out[:, 1, 0] + self.l2 * np.cos(a1)
-        out[:, 2, 1] = out[:, 1, 1] + self.l2 * np.sin(a1)
-        return out
-
-    def hand_jacobian(self, q: np.ndarray) -> np.ndarray:
-        q = np.asarray(q)
-        a0, a1 = q[:, 0], q[:, 0] + q[:, 1]
-        j = np.empty((q.shape[0], 2, 2), dtype=np.result_type(q, np.float32))
-        j[:, 0, 1] = -self.l2 * np.sin(a1)
-        j[:, 1, 1] = self.l2 * np.cos(a1)
-        j[:, 0, 0] = -self.l1 * np.sin(a0) + j[:, 0, 1]
-        j[:, 1, 0] = self.l1 * np.cos(a0) + j[:, 1, 1]
-        return j
-
     def inverse_kinematics(self, xy: np.ndarray, q0: np.ndarray | None = None) -> np.ndarray:
-        """Closed form, elbow convention ``q1 >= 0`` (the start posture's branch)."""
-        xy = np.asarray(xy, dtype=float)
-        if xy.ndim != 2 or xy.shape[1] != 2:
-            raise InvalidArgument(f"arm2.inverse_kinematics: xy must have shape (n, 2), got {xy.shape}")
+        """Closed form, elbow convention ``0 <= q1 <= pi`` (the start posture's branch).
+
+        ``q0`` is accepted for interface compatibility and ignored.
+        Raises :class:`~bench.errors.OutOfReach` outside ``|l1 - l2| <= r <= l1 + l2``.
+        """
+        xy = self._targets(xy, "inverse_kinematics")
         r2 = np.sum(xy**2, axis=1)
         c = (r2 - self.l1**2 - self.l2**2) / (2 * self.l1 * self.l2)
-        bad = ~np.isfinite(c) | (np.abs(c) > 1 + 1e-12)
-        if bad.any():
-            i = int(np.argmax(bad))
-            lo, hi = abs(self.l1 - self.l2), self.l1 + self.l2
-            raise OutOfReach(f"arm2.inverse_kinematics: target {i} at {xy[i].tolist()} is {np.sqrt(r2[i]):.4f} m "
-                             f"from the shoulder; reachable distances are [{lo:.3f}, {hi:.3f}] m")
         q1 = np.arccos(np.clip(c, -1.0, 1.0))
         q0 = np.arctan2(xy[:, 1], xy[:, 0]) - np.arctan2(self.l2 * np.sin(q1), self.l1 + self.l2 * np.cos(q1))
         return np.stack([q0, q1], axis=1)

@@ -1,0 +1,251 @@
+"""Three-link planar arm (the classic benchmark arm, links 2.0, 1.2, 0.7 m).
+
+Description
+    Three uniform slender rods joined by revolute joints, the first at the
+    origin; torque-driven.  By default the arm moves in a horizontal plane
+    (no gravity) without joint friction; ``gravity`` (m/s², pulling towards
+    -y) and viscous joint ``damping`` (N·m·s/rad) can be switched on.  The
+    Gymnasium adapter lives in :mod:`bench.plants.envs`.
+
+Body parameters (chosen here; document any change)
+    Link ``i`` has length ``l_i`` = (2.0, 1.2, 0.7) m and mass ``m_i``
+    (default (2.0, 1.2, 0.7) kg: 1 kg per metre of link); it is a uniform
+    rod, so its centre of mass is at ``r_i = l_i / 2`` from its proximal
+    joint and its inertia about that centre is ``I_i = m_i l_i² / 12``.
+
+Action Space
+    Joint torques ``u = [u0, u1, u2]`` in N·m.
+
+Observation Space
+    The state ``[q0, q1, q2, dq0, dq1, dq2]``: relative joint angles (rad)
+    then joint velocities (rad/s).
+
+Starting State
+    ``q = [0.5, 1.7, 0.8]`` rad (hand at about (0.36, 2.03) m), ``dq = 0``.
+
+Dynamics (Lagrangian, derived in absolute link angles)
+    With ``phi_i = q_0 + … + q_i``, ``w = dphi/dt``, ``M_i = Σ_{k>i} m_k``,
+    ``b_i = m_i r_i + l_i M_i``, ``a_ii = I_i + m_i r_i² + l_i² M_i`` and
+    ``a_ij = a_ji = l_i b_j`` (i < j), the kinetic energy is
+    ``T = ½ Σ_ij a_ij cos(phi_i - phi_j) w_i w_j`` and the potential energy
+    ``V = g Σ_i b_i sin phi_i``.  Lagrange's equations give::
+
+        Q(phi) dw/dt + c(phi, w) + gv(phi) = tau_phi
+        Q_ij = a_ij cos(phi_i - phi_j),  c_i = Σ_j a_ij sin(phi_i - phi_j) w_j²,
+        gv_i = g b_i cos phi_i,  tau_phi_i = tau_i - tau_{i+1},  tau = u - damping·dq
+
+    In joint coordinates (``phi = L q`` with L lower-triangular ones) this is
+    ``M(q) ddq + h(q, dq) = u`` with ``M = Lᵀ Q L`` and
+    ``h = Lᵀ (c + gv) + damping·dq``.  Integrated by semi-implicit Euler
+    (:mod:`bench.plants.planar`).
+
+Jacobians
+    Differentiating ``Q dw/dt = r`` with ``P_ij = a_ij sin(phi_i - phi_j)``:
+    ``Q d(dw/dt)/dphi = R - diag(R 1) + diag(g b sin phi)`` where
+    ``R_ik = Q_ik w_k² - P_ik (dw/dt)_k``; ``dr/dw = -2 P diag(w)``;
+    ``dr/du = L⁻ᵀ``; ``dr/d dq = -damping L⁻ᵀ``; then ``ddq = L⁻¹ dw/dt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.settings import setting
+
+from .planar import PlanarArm, semi_implicit_jacobians
+from .validation import positive_dt
+
+LINK_LENGTHS = (2.0, 1.2, 0.7)
+START_Q = (0.5, 1.7, 0.8)
+
+# Entry (i, j) of a 3x3 matrix of link pairs -> row of [diag, (0,1), (0,2), (1,2)] / its sign.
+_PAIR = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0]])
+_PAIR_SIGN = np.array([[0.0, -1.0, -1.0], [1.0, 0.0, -1.0], [1.0, 1.0, 0.0]])  # sin(phi_i - phi_j)
+# Cofactor (i, j) of a symmetric 3x3 matrix in flat indices: f[A] f[B] - f[C] f[D]
+_COF = np.array([[[4, 8, 5, 5], [5, 6, 3, 8], [3, 7, 4, 6]],
+                 [[5, 6, 3, 8], [0, 8, 2, 6], [2, 3, 0, 5]],
+                 [[3, 7, 4, 6], [2, 3, 0, 5], [0, 4, 1, 3]]])
+# L⁻ᵀ: joint torques -> torques on the absolute angles
+_D = np.array([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 1.0]])
+
+
+@dataclass
+class Arm3Settings:
+    dt: float = setting(1e-3, "integration step", unit="s", gt=0, le=1.0)
+    gravity: float = setting(0.0, "gravitational acceleration along -y (0: horizontal arm)", unit="m/s²", ge=0)
+    damping: float = setting(0.0, "viscous friction of every joint", unit="N·m·s/rad", ge=0)
+    masses: tuple[float, ...] = setting((2.0, 1.2, 0.7), "link masses (uniform rods)", unit="kg", gt=0)
+
+    def __post_init__(self) -> None:
+        if len(self.masses) != 3:
+            raise ValueError(f"masses must hold 3 values (one per link), got {len(self.masses)}")
+
+
+class Arm3(PlanarArm):
+    """Batched three-link arm; see the module docstring for the model.
+
+    dt : float, seconds
+    gravity : float, m/s²
+    damping : float, N·m·s/rad
+    masses : three floats, kilograms
+    """
+
+    Settings = Arm3Settings
+    n_joints = 3
+    state_size = 6
+    input_size = 3
+
+    def __init__(self, settings: Arm3Settings | None = None) -> None:
+        super().__init__(settings)
+        s = self.settings
+        self.dt = positive_dt(s.dt, "arm3")
+        self.gravity = float(s.gravity)
+        self.damping = float(s.damping)
+        self.link_lengths = np.array(LINK_LENGTHS)
+        self.start_q = np.array(START_Q)
+        m = np.array([float(v) for v in s.masses])
+        l = self.link_lengths
+        self.masses = m
+        self.com = l / 2
+        self.com_inertia = m * l**2 / 12
+        beyond = np.array([m[1:].sum(), m[2:].sum(), 0.0])
+        self.b = m * self.com + l * beyond
+        a = np.empty((3, 3))
+        for i in range(3):
+            a[i, i] = self.com_inertia[i] + m[i] * self.com[i] ** 2 + l[i] ** 2 * beyond[i]
+            for j in range(i + 1, 3):
+                a[i, j] = a[j, i] = l[i] * self.b[j]
+        self.a = a
+        self.a_diag = a.diagonal().copy()
+        self.a_pair = np.array([a[0, 1], a[0, 2], a[1, 2]])
+        self._constants = {np.dtype(t): (a.astype(t)[:, :, None], (a * _PAIR_SIGN).astype(t)[:, :, None],
+                                         _D.astype(t), (self.gravity * self.b).astype(t))
+                           for t in (np.float32, np.float64)}
+
+    # -- model terms -------------------------------------------------------
+    def _abs_matrices(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``Q`` and ``P`` as ``(3, 3, n)``: a_ij cos / sin (phi_i - phi_j)."""
+        a3, ps, _, _ = self._constants[q.dtype]
+        qt = q.T
+        rel = np.empty((4, q.shape[0]), dtype=q.dtype)  # [0, phi1-phi0, phi2-phi0, phi2-phi1]
+        rel[0] = 0
+        rel[1] = qt[1]
+        rel[2] = qt[1] + qt[2]
+        rel[3] = qt[2]
+        return a3 * np.cos(rel)[_PAIR], ps * np.sin(rel)[_PAIR]
+
+    def inertia(self, q: np.ndarray) -> np.ndarray:
+        """``(n, 3, 3)`` joint-space inertia ``M = Lᵀ Q L`` (kg·m²)."""
+        q = self._angles(q, "inertia")
+        big_q, _ = self._abs_matrices(q)
+        ql = np.cumsum(big_q[:, ::-1], axis=1)[:, ::-1]       # Q L
+        m = np.cumsum(ql[::-1], axis=0)[::-1]                  # Lᵀ Q L
+        return np.ascontiguousarray(m.transpose(2, 0, 1))
+
+    def bias_torques(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        """``(n, 3)`` h(q, dq) = Lᵀ (c + gv) + damping·dq (N·m): Coriolis,
+        centrifugal, gravity and friction torques."""
+        q = self._angles(q, "bias_torques")
+        dq = self._angles(dq, "bias_torques", "dq")
+        _, p = self._abs_matrices(q)
+        w = np.cumsum(dq, axis=1).T
+        c = (p * (w * w)[None]).sum(axis=1)
+        if self.gravity:
+            c += self._constants[q.dtype][3][:, None] * np.cos(np.cumsum(q, axis=1).T)
+        h = np.cumsum(c[::-1], axis=0)[::-1].T
+        return h + self.damping * dq
+
+    def potential_energy(self, q: np.ndarray) -> np.ndarray:
+        """``(n,)`` gravitational potential energy (J), zero at y = 0 for every link."""
+        q = self._angles(q, "potential_energy")
+        return self.gravity * (np.sin(np.cumsum(q, axis=1)) @ self.b)
+
+    # -- dynamics ----------------------------------------------------------
+    def step(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """``(n, 6)`` next states; one fused semi-implicit Euler step of ``dt``."""
+        x, u = self._batch(x, u, "step")
+        xt, ut = x.T, u.T
+        q1, q2 = xt[1], xt[2]
+        w0 = xt[3]
+        w1 = w0 + xt[4]
+        w2 = w1 + xt[5]
+        q12 = q1 + q2
+        a0, a1, a2 = self.a_diag
+        p01, p02, p12 = self.a_pair
+        d = p01 * np.cos(q1)
+        e = p02 * np.cos(q12)
+        f = p12 * np.cos(q2)
+        s01 = p01 * np.sin(q1)
+        s02 = p02 * np.sin(q12)
+        s12 = p12 * np.sin(q2)
+        w0s, w1s, w2s = w0 * w0, w1 * w1, w2 * w2
+        if self.damping:
+            tau = ut - self.damping * xt[3:]
+        else:
+            tau = ut
+        # r = tau_phi - c - gv
+        r0 = tau[0] - tau[1] + s01 * w1s + s02 * w2s
+        r1 = tau[1] - tau[2] - s01 * w0s + s12 * w2s
+        r2 = tau[2] - s02 * w0s - s12 * w1s
+        if self.gravity:
+            gb = self.gravity * self.b
+            r0 = r0 - gb[0] * np.cos(xt[0])
+            r1 = r1 - gb[1] * np.cos(xt[0] + q1)
+            r2 = r2 - gb[2] * np.cos(xt[0] + q12)
+        # Q⁻¹ r by cofactors of the symmetric Q = [[a0, d, e], [d, a1, f], [e, f, a2]]
+        c00 = a1 * a2 - f * f
+        c01 = e * f - d * a2
+        c02 = d * f - a1 * e
+        c11 = a0 * a2 - e * e
+        c12 = d * e - a0 * f
+        c22 = a0 * a1 - d * d
+        dt_det = self.dt / (a0 * c00 + d * c01 + e * c02)
+        v0 = (c00 * r0 + c01 * r1 + c02 * r2) * dt_det   # dt · dw/dt
+        v1 = (c01 * r0 + c11 * r1 + c12 * r2) * dt_det
+        v2 = (c02 * r0 + c12 * r1 + c22 * r2) * dt_det
+        out = np.empty_like(x)
+        ot = out.T
+        np.add(xt[3], v0, out=ot[3])
+        np.add(xt[4], v1 - v0, out=ot[4])
+        np.add(xt[5], v2 - v1, out=ot[5])
+        np.add(xt[:3], ot[3:] * self.dt, out=ot[:3])
+        return self._finish(out, "step", x, u)
+
+    def jacobians(self, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact ``(n, 6, 6)`` d x'/d x and ``(n, 6, 3)`` d x'/d u of :meth:`step`."""
+        x, u = self._batch(x, u, "jacobians")
+        _, _, dmat, gb = self._constants[x.dtype]
+        n = x.shape[0]
+        xt = x.T
+        big_q, p = self._abs_matrices(x[:, :3])
+        w = np.cumsum(xt[3:], axis=0)                           # (3, n) absolute angular velocities
+        w2 = w * w
+        tau = u.T - self.damping * xt[3:] if self.damping else u.T
+        r = dmat @ tau - (p * w2[None]).sum(axis=1)
+        if self.gravity:
+            phi = np.cumsum(xt[:3], axis=0)
+            r -= gb[:, None] * np.cos(phi)
+        qf = big_q.reshape(9, n)
+        cof = (qf[_COF[..., 0]] * qf[_COF[..., 1]] - qf[_COF[..., 2]] * qf[_COF[..., 3]])
+        qinv = cof / (qf[:3] * cof[0]).sum(axis=0)              # (3, 3, n) Q⁻¹
+        acc = (qinv * r[None]).sum(axis=1)                      # dw/dt
+        rr = big_q * w2[None] - p * acc[None]                   # R
+        k = np.empty((3, 9, n), dtype=x.dtype)                  # d r / d[phi, w, u] before L
+        k[:, :3] = rr
+        diag = np.arange(3)
+        k[diag, diag] -= rr.sum(axis=1)
+        if self.gravity:
+            k[diag, diag] += gb[:, None] * np.sin(phi)
+        k[:, 3:6] = -2.0 * p * w[None]
+        k[:, 6:] = dmat[:, :, None]
+        k[:, :6] = np.cumsum(k[:, :6].reshape(3, 2, 3, n)[:, :, ::-1], axis=2)[:, :, ::-1].reshape(3, 6, n)  # · L
+        if self.damping:
+            k[:, 3:6] -= self.damping * dmat[:, :, None]
+        y = (qinv[:, :, None] * k[None]).sum(axis=1)           # d(dw/dt)/d[q, dq, u]
+        y[1:] -= y[:-1].copy()                                  # ddq = L⁻¹ dw/dt
+        a_, b_ = semi_implicit_jacobians(y, self.dt)
+        if not np.isfinite(y.sum() + x.sum()):
+            self._finish(y, "jacobians", x, u)
+        return a_, b_
