@@ -92,6 +92,11 @@ def parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="show one stored run")
     show.add_argument("run_id", help="run id (bench run prints it)")
     show.add_argument("--db", type=Path, default=None)
+    from . import compare, suite, sweep  # sweep, report, ci, compare (issue 7)
+    from .reports import command as report_command
+
+    for module in (sweep, report_command, suite, compare):
+        module.add_parser(sub)
     return p
 
 
@@ -311,6 +316,19 @@ def cmd_show(args: argparse.Namespace, out: Callable[[str], None]) -> int:
 
 
 COMMANDS: dict[str, Callable[..., int]] = {}
+
+
+def _lazy_command(module: str, name: str) -> Callable[..., int]:
+    """A command whose module is imported only when it runs."""
+    def command(args: argparse.Namespace, out: Callable[[str], None], err: Callable[[str], None]) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module, __package__), name)(args, out, err)
+    return command
+
+
+COMMANDS.update(sweep=_lazy_command(".sweep", "cmd_sweep"), report=_lazy_command(".reports.command", "cmd_report"),
+                ci=_lazy_command(".suite", "cmd_ci"), compare=_lazy_command(".compare", "cmd_compare"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
