@@ -14,3 +14,9 @@ def register_controllers(register):
     register("osc", "bench.controllers.osc:OSC",
              summary="operational-space (task-space PD with the arm's inertia) reaching baseline",
              provides={"act"}, needs={"kinematics"})
+    register("pg", "bench.controllers.pg:PG",
+             summary="policy gradient (softmax policy, value baseline, Adam) for discrete-action plants",
+             provides={"act", "learn"}, needs={"discrete-actions"}, extra="tf", requires=("tensorflow",))
+    register("npg", "bench.controllers.npg:NPG",
+             summary="natural policy gradient (Fisher pseudo-inverse step) for discrete-action plants",
+             provides={"act", "learn"}, needs={"discrete-actions"}, extra="tf", requires=("tensorflow",))

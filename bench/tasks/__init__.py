@@ -10,3 +10,6 @@ def register_tasks(register):
     register("reach", "bench.tasks.reach:Reach",
              summary="centre-out reaches to N targets on a circle around the start hand position",
              needs={"kinematics", "controller:act"})
+    register("balance", "bench.tasks.balance:Balance",
+             summary="train a learner to balance a pole (batches of episodes), then evaluate it greedily",
+             needs={"discrete-actions", "controller:learn"})

@@ -1,0 +1,178 @@
+"""Batched episode collection for policy-gradient learners on discrete-action plants.
+
+The reference implementation ran one CartPole and one policy call per
+environment step.  Here a *wave* of ``m`` carts runs at once (one batched
+policy evaluation and one batched ``plant.step`` per time step), and the
+wave's episodes are then taken in index order until the batch holds at least
+``batch_steps`` steps.  Episodes from a fixed policy are independent and
+identically distributed, and the stopping rule only looks at earlier
+episodes, so the batch has exactly the distribution of the sequential
+"run episodes until 200 steps are collected" loop; unused episodes of the
+wave are discarded.  A wave that does not reach the target is followed by
+another one.
+
+Rewards are Gymnasium's: 1 per step, including the step that terminates, so
+an episode's reward is its length.  Episodes end when the plant says they
+are terminated or after ``max_steps`` steps (truncation, treated as the end
+of the episode for the Monte-Carlo returns, as in the reference).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench.errors import Diverged, Incompatible
+
+ProbsFn = Callable[[np.ndarray], np.ndarray]
+
+
+class DiscretePlant:
+    """The few things a learner needs of a plant with discrete actions.
+
+    Wraps the plant's own API: ``initial_state(n, rng)``, ``step(x, u)``,
+    ``observation(x)``, plus its discrete-action map (``n_actions`` and
+    ``action_to_input(a)``) and termination test (``terminated(x)``).
+    Raises :class:`Incompatible` when the plant has no discrete actions.
+    """
+
+    def __init__(self, plant: Any) -> None:
+        name = getattr(plant, "name", "") or type(plant).__name__
+        n_actions = getattr(plant, "n_actions", None)
+        to_input = getattr(plant, "action_to_input", None)
+        terminated = getattr(plant, "terminated", None)
+        if n_actions is None or to_input is None or terminated is None:
+            raise Incompatible(f"plant {name!r} has no discrete actions (needs n_actions, action_to_input() "
+                               f"and terminated()); policy-gradient learners need a discrete-action plant "
+                               f"such as 'cartpole'")
+        self.plant = plant
+        self.name = name
+        self.n_actions = int(n_actions)
+        self._to_input = to_input
+        self._terminated = terminated
+        self.observation_size = int(np.asarray(plant.observation(plant.initial_state(1, np.random.default_rng(0)))).shape[1])
+
+    def initial_state(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.asarray(self.plant.initial_state(n, rng), dtype=np.float64)
+
+    def observation(self, x: np.ndarray) -> np.ndarray:
+        return self.plant.observation(x)
+
+    def inputs(self, actions: np.ndarray) -> np.ndarray:
+        """``(n, U)`` plant inputs for ``(n,)`` integer actions."""
+        return self._to_input(np.asarray(actions))
+
+    def step(self, x: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        return self.plant.step(x, self.inputs(actions))
+
+    def terminated(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._terminated(x), dtype=bool)
+
+
+@dataclasses.dataclass
+class Episodes:
+    """A batch of whole episodes, concatenated in time order.
+
+    observations : (T, S) float64
+    actions : (T,) int32
+    lengths : (E,) int, steps (= reward) of each episode
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        return int(self.lengths.sum())
+
+    def returns(self, discount: float) -> np.ndarray:
+        """``(T,)`` Monte-Carlo discounted returns (reward 1 per step)."""
+        return discounted_returns(self.lengths, discount)
+
+
+def discounted_returns(lengths: np.ndarray, discount: float) -> np.ndarray:
+    """``(sum(lengths),)`` returns ``G_t = sum_k discount**k`` over the rest of each episode.
+
+    With a reward of 1 per step the sum has the closed form
+    ``(1 - discount**(L - t)) / (1 - discount)`` (``L - t`` when discount is 1).
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    remaining = np.repeat(lengths, lengths) - (np.arange(total) - starts)
+    if discount == 1.0:
+        return remaining.astype(np.float64)
+    return (1.0 - discount ** remaining.astype(np.float64)) / (1.0 - discount)
+
+
+def run_wave(plant: DiscretePlant, choose: Callable[[np.ndarray], np.ndarray], m: int, max_steps: int,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run ``m`` episodes side by side until each terminates or reaches ``max_steps``.
+
+    ``choose(obs (k, S)) -> (k,)`` actions of the carts still running.
+    Returns ``(obs (max_steps, m, S), actions (max_steps, m), lengths (m,))``;
+    entries past an episode's length are undefined.
+    """
+    x = plant.initial_state(m, rng)
+    obs_buf = np.empty((max_steps, m, plant.observation_size))
+    act_buf = np.zeros((max_steps, m), dtype=np.int32)
+    lengths = np.zeros(m, dtype=np.int64)
+    ids = np.arange(m)
+    for t in range(max_steps):
+        o = plant.observation(x)
+        a = choose(o)
+        obs_buf[t, ids] = o
+        act_buf[t, ids] = a
+        x = plant.step(x, a)
+        if not np.all(np.isfinite(x)):
+            raise Diverged(f"rollout: plant state not finite at step {t + 1}")
+        lengths[ids] += 1
+        done = plant.terminated(x)
+        if done.any():
+            keep = ~done
+            ids, x = ids[keep], x[keep]
+            if ids.size == 0:
+                break
+    return obs_buf, act_buf, lengths
+
+
+def sample_actions(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``(n,)`` actions drawn from ``(n, A)`` probabilities (one uniform draw per row)."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random(probs.shape[0])[:, None] * cdf[:, -1:]
+    return np.minimum((u >= cdf).sum(axis=1), probs.shape[1] - 1).astype(np.int32)
+
+
+def collect(plant: DiscretePlant, probs: ProbsFn, rng: np.random.Generator, batch_steps: int, max_steps: int,
+            wave: int | None = None, expected_length: float = 20.0) -> Episodes:
+    """Whole episodes of the stochastic policy ``probs`` until at least ``batch_steps`` steps.
+
+    ``wave`` fixes the number of carts run side by side (1 = the reference's
+    one-cart-at-a-time rollout); by default it is sized from
+    ``expected_length`` (e.g. the previous batch's mean episode length).
+    """
+    obs_parts, act_parts, lengths = [], [], []
+    total = 0
+
+    def choose(o: np.ndarray) -> np.ndarray:
+        return sample_actions(probs(o), rng)
+
+    while total < batch_steps:
+        need = batch_steps - total
+        m = wave or max(1, math.ceil(1.3 * need / max(1.0, min(expected_length, max_steps))) + 1)
+        m = min(m, need)
+        ob, ac, ln = run_wave(plant, choose, m, max_steps, rng)
+        for i in range(m):
+            n = int(ln[i])
+            obs_parts.append(ob[:n, i])
+            act_parts.append(ac[:n, i])
+            lengths.append(n)
+            total += n
+            if total >= batch_steps:
+                break
+    return Episodes(np.concatenate(obs_parts), np.concatenate(act_parts), np.asarray(lengths, dtype=np.int64))
