@@ -102,3 +102,7 @@ __all__ = [
     "setting",
     "task",
 ]
+
+from .gymenvs import register_envs as _register_envs  # noqa: E402
+
+_register_envs()
