@@ -20,3 +20,6 @@ def register_controllers(register):
     register("npg", "bench.controllers.npg:NPG",
              summary="natural policy gradient (Fisher pseudo-inverse step) for discrete-action plants",
              provides={"act", "learn"}, needs={"discrete-actions"}, extra="tf", requires=("tensorflow",))
+    register("snn", "bench.controllers.snn:SNN",
+             summary="Keras CNN trained in rate mode, run as a spiking network (NengoDL conversion)",
+             provides={"classify"}, extra="tf", requires=("tensorflow", "nengo", "nengo_dl", "sklearn"))

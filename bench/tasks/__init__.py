@@ -13,3 +13,6 @@ def register_tasks(register):
     register("balance", "bench.tasks.balance:Balance",
              summary="train a learner to balance a pole (batches of episodes), then evaluate it greedily",
              needs={"discrete-actions", "controller:learn"})
+    register("classify", "bench.tasks.classify:Classify",
+             summary="fit a classifier on a dataset; rate vs spiking accuracy, latency, synaptic ops",
+             needs={"dataset", "controller:classify"})
