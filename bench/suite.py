@@ -246,7 +246,7 @@ def cmd_ci(args: Any, out: Any, err: Any) -> int:
 
     suite = find(args.suite)
     db = db_path(args.db)
-    sweep_plan = suite.plan(workroot=db.parent / "runs")
+    sweep_plan = suite.plan(workroot=(db.parent / "runs").resolve())
     commit = git_commit()
     out(f"suite {suite.label} ({suite.path}): {len(sweep_plan.jobs)} runs, commit {commit or 'unknown (not a git checkout)'}")
     code = execute_plan(sweep_plan, args, db, out, err)

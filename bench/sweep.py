@@ -512,7 +512,8 @@ def cmd_sweep(args: Any, out: Callable[[str], None], err: Callable[[str], None])
 
     seeds = _seeds(args.seeds) if args.seeds else [_seed(args.seed) if args.seed is not None else 0]
     db = db_path(args.db)
-    sweep = plan(args.plant, args.controller, args.task, args.sets, seeds, args.dt, workroot=db.parent / "runs")
+    sweep = plan(args.plant, args.controller, args.task, args.sets, seeds, args.dt,
+                 workroot=(db.parent / "runs").resolve())
     out(f"sweep: {sweep.combinations} combination(s) x {len(seeds)} seed(s) = {len(sweep.jobs)} runs"
         + (f", {len(sweep.refused)} combination(s) refused" if sweep.refused else ""))
     return execute_plan(sweep, args, db, out, err)
