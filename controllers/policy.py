@@ -35,7 +35,7 @@ from bench.api import Learner
 from bench.errors import CheckpointError, Incompatible, InvalidArgument, SettingError
 from bench.settings import setting
 
-from .rollout import DiscretePlant, Episodes, collect
+from .rollout import DiscretePlant, Episodes, collect, sample_actions, sample_from_logits
 
 CHECKPOINT_FORMAT = "ctrlbench-softmax-policy-v1"
 CURVE_COLUMNS = ("batch", "max_reward", "mean_reward", "episodes", "steps", "rollout_ms", "update_ms", "skipped")
@@ -250,10 +250,10 @@ class PolicyGradientLearner(Learner, abc.ABC):
         if obs.ndim != 2 or (self.arch is not None and obs.shape[1] != self.arch.inputs):
             want = self.arch.inputs if self.arch is not None else "S"
             raise InvalidArgument(f"{self.name or 'learner'}: observation must have shape (n, {want}); got {obs.shape}")
+        logits = policy_logits(self._weights(), obs)
         if greedy:
-            return np.argmax(policy_logits(self._weights(), obs), axis=1).astype(np.int32)
-        from .rollout import sample_actions
-        return sample_actions(self.probabilities(obs), self._act_rng)
+            return np.argmax(logits, axis=1).astype(np.int32)
+        return sample_from_logits(logits, self._act_rng)
 
     def act(self, observation: np.ndarray, target: np.ndarray | None = None, *,
             greedy: bool | None = None) -> np.ndarray:
@@ -300,11 +300,13 @@ class PolicyGradientLearner(Learner, abc.ABC):
         self._ensure_tf()
         s = self.settings
         t0 = time.perf_counter()
-        if s.rollout == "stepwise":
-            episodes = collect(cart, self._tf_probs, rng, s.batch_steps, max_steps, wave=1)
+        if s.rollout == "stepwise":  # the reference: one cart, one TF policy call per step
+            episodes = collect(cart, lambda o: sample_actions(self._tf_probs(o), rng), rng, s.batch_steps,
+                               max_steps, wave=1)
         else:
-            episodes = collect(cart, self.probabilities, rng, s.batch_steps, max_steps,
-                               expected_length=self._expected_length)
+            params = self.params
+            episodes = collect(cart, lambda o: sample_from_logits(policy_logits(params, o), rng), rng,
+                               s.batch_steps, max_steps, expected_length=self._expected_length)
         t1 = time.perf_counter()
         applied = self.update(episodes)
         t2 = time.perf_counter()

@@ -28,25 +28,24 @@ import numpy as np
 
 from bench.errors import Diverged, Incompatible
 
-ProbsFn = Callable[[np.ndarray], np.ndarray]
-
 
 class DiscretePlant:
     """The few things a learner needs of a plant with discrete actions.
 
-    Wraps the plant's own API: ``initial_state(n, rng)``, ``step(x, u)``,
-    ``observation(x)``, plus its discrete-action map (``n_actions`` and
-    ``action_to_input(a)``) and termination test (``terminated(x)``).
+    Wraps the plant's own API: ``initial_state(n, rng)``, ``observation(x)``,
+    ``n_actions``, ``action_force(a)`` (``(n, U)`` inputs of integer actions),
+    ``step(x, u)`` and ``terminated(x)`` (the ``discrete-actions``
+    capability, as :class:`bench.plants.cartpole.CartPole` has it).
     Raises :class:`Incompatible` when the plant has no discrete actions.
     """
 
     def __init__(self, plant: Any) -> None:
         name = getattr(plant, "name", "") or type(plant).__name__
         n_actions = getattr(plant, "n_actions", None)
-        to_input = getattr(plant, "action_to_input", None)
+        to_input = getattr(plant, "action_force", None)
         terminated = getattr(plant, "terminated", None)
         if n_actions is None or to_input is None or terminated is None:
-            raise Incompatible(f"plant {name!r} has no discrete actions (needs n_actions, action_to_input() "
+            raise Incompatible(f"plant {name!r} has no discrete actions (needs n_actions, action_force() "
                                f"and terminated()); policy-gradient learners need a discrete-action plant "
                                f"such as 'cartpole'")
         self.plant = plant
@@ -54,7 +53,8 @@ class DiscretePlant:
         self.n_actions = int(n_actions)
         self._to_input = to_input
         self._terminated = terminated
-        self.observation_size = int(np.asarray(plant.observation(plant.initial_state(1, np.random.default_rng(0)))).shape[1])
+        probe = plant.initial_state(1, np.random.default_rng(0))
+        self.observation_size = int(np.asarray(plant.observation(probe)).shape[1])
 
     def initial_state(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.asarray(self.plant.initial_state(n, rng), dtype=np.float64)
@@ -148,20 +148,29 @@ def sample_actions(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((u >= cdf).sum(axis=1), probs.shape[1] - 1).astype(np.int32)
 
 
-def collect(plant: DiscretePlant, probs: ProbsFn, rng: np.random.Generator, batch_steps: int, max_steps: int,
-            wave: int | None = None, expected_length: float = 20.0) -> Episodes:
-    """Whole episodes of the stochastic policy ``probs`` until at least ``batch_steps`` steps.
+def sample_from_logits(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``(n,)`` actions drawn from ``softmax(logits)``; the same draws as :func:`sample_actions`.
 
-    ``wave`` fixes the number of carts run side by side (1 = the reference's
-    one-cart-at-a-time rollout); by default it is sized from
-    ``expected_length`` (e.g. the previous batch's mean episode length).
+    Two actions take a shortcut: ``a = [u >= pi_0]`` with ``pi_0 = 1 / (1 + exp(z_1 - z_0))``.
+    """
+    if logits.shape[1] != 2:
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return sample_actions(e / e.sum(axis=1, keepdims=True), rng)
+    p0 = 1.0 / (1.0 + np.exp(np.clip(logits[:, 1] - logits[:, 0], -700.0, 700.0)))
+    return (rng.random(logits.shape[0]) >= p0).astype(np.int32)
+
+
+def collect(plant: DiscretePlant, choose: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator,
+            batch_steps: int, max_steps: int, wave: int | None = None, expected_length: float = 20.0) -> Episodes:
+    """Whole episodes until at least ``batch_steps`` steps.
+
+    ``choose(obs (k, S)) -> (k,)`` draws the actions of the stochastic policy
+    (from ``rng``).  ``wave`` fixes the number of carts run side by side
+    (1 = the reference's one-cart-at-a-time rollout); by default it is sized
+    from ``expected_length`` (e.g. the previous batch's mean episode length).
     """
     obs_parts, act_parts, lengths = [], [], []
     total = 0
-
-    def choose(o: np.ndarray) -> np.ndarray:
-        return sample_actions(probs(o), rng)
-
     while total < batch_steps:
         need = batch_steps - total
         m = wave or max(1, math.ceil(1.3 * need / max(1.0, min(expected_length, max_steps))) + 1)
