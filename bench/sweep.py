@@ -364,8 +364,13 @@ def _executor(kind: str, jobs: int, scheduler: str | None, client: Any):
         if own:
             if not scheduler:
                 raise SweepError("--executor dask needs --scheduler tcp://HOST:PORT")
+            import dask
+            from dask.utils import parse_timedelta
+
+            # at most 10 s, less when dask's connect timeout says so
+            timeout = min(10.0, parse_timedelta(dask.config.get("distributed.comm.timeouts.connect")))
             try:
-                client = Client(scheduler, timeout=10)
+                client = Client(scheduler, timeout=timeout)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         ex = client.get_executor(pure=False)
