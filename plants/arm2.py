@@ -43,7 +43,7 @@ import numpy as np
 from bench.settings import setting
 
 from .planar import PlanarArm, semi_implicit_jacobians
-from .validation import positive_dt
+from .validation import diagnose, positive_dt
 
 
 @dataclass
@@ -154,7 +154,7 @@ class Arm2(PlanarArm):
         g = minv[:, 0, None] * w[0] + minv[:, 1, None] * w[1]
         a_, b_ = semi_implicit_jacobians(g, self.dt)
         if not np.isfinite(g.sum() + x.sum()):
-            self._finish(g, "jacobians", x, u)
+            diagnose(f"{self.name or 'arm2'}.jacobians", g, x=x, u=u)
         return a_, b_
 
     # -- kinematics --------------------------------------------------------

@@ -55,7 +55,7 @@ import numpy as np
 from bench.settings import setting
 
 from .planar import PlanarArm, semi_implicit_jacobians
-from .validation import positive_dt
+from .validation import diagnose, positive_dt
 
 LINK_LENGTHS = (2.0, 1.2, 0.7)
 START_Q = (0.5, 1.7, 0.8)
@@ -247,5 +247,5 @@ class Arm3(PlanarArm):
         y[1:] -= y[:-1].copy()                                  # ddq = L⁻¹ dw/dt
         a_, b_ = semi_implicit_jacobians(y, self.dt)
         if not np.isfinite(y.sum() + x.sum()):
-            self._finish(y, "jacobians", x, u)
+            diagnose(f"{self.name or 'arm3'}.jacobians", y, x=x, u=u)
         return a_, b_
