@@ -331,13 +331,18 @@ COMMANDS.update(sweep=_lazy_command(".sweep", "cmd_sweep"), report=_lazy_command
                 ci=_lazy_command(".suite", "cmd_ci"), compare=_lazy_command(".compare", "cmd_compare"))
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines too) escaped, so it stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bench`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     out = lambda s: print(s, flush=True)
-    err = lambda s: print(s, file=sys.stderr, flush=True)
+    err = lambda s: print(one_line(s), file=sys.stderr, flush=True)
     old_format = warnings.formatwarning
-    warnings.formatwarning = lambda m, c, *a, **k: f"{PROG}: warning: {m}\n"
+    warnings.formatwarning = lambda m, c, *a, **k: f"{PROG}: warning: {one_line(str(m))}\n"
     try:
         args = parser().parse_args(argv)
         if args.command == "list":
