@@ -232,6 +232,7 @@ def test_cartpole_equals_gymnasium_cartpole_v1():
         assert cart.terminated(ours[i:i + 1])[0] == terminated
 
 
+@pytest.mark.filterwarnings("ignore:.*already returned terminated")
 def test_cartpole_trajectory_follows_gymnasium():
     import gymnasium
 
