@@ -164,7 +164,8 @@ def summary(df: pd.DataFrame, runs: Sequence[Mapping[str, Any]] | None = None, *
     seen = {tuple(k) for k in df[KEYS].drop_duplicates().itertuples(index=False)} if not df.empty else set()
     for key, count in fails.items():
         if key not in seen:
-            rows.append(dict(plant=key[0], controller=key[1], task=key[2], variant="", settings_hash=key[3],
+            rows.append(dict(plant=key[0], controller=key[1], task=key[2], variant=labels.get(key[3], ""),
+                             settings_hash=key[3],
                              metric="(every run failed)", unit="", better="", mean=math.nan, std=math.nan,
                              median=math.nan, ci_low=math.nan, ci_high=math.nan, n=0, failures=count))
     out = pd.DataFrame(rows, columns=["plant", "controller", "task", "variant", "settings_hash", "metric", "unit",
