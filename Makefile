@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-install
 DB     ?= .bench/results.sqlite
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# `make bench`: micro-benchmarks (pytest-benchmark) saved under .benchmarks/; once a run
+# is saved, each new one is compared with the last and a slowdown beyond BENCH_FAIL fails.
+BENCH_FAIL ?= min:25%
+bench: $(STAMP)
+	@gate=""; if ls .benchmarks/*/*.json >/dev/null 2>&1; then \
+	  gate="--benchmark-compare --benchmark-compare-fail=$(BENCH_FAIL)"; fi; \
+	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-autosave $$gate
 
 clean:
 	rm -rf $(VENV) .bench .pytest_cache .benchmarks build *.egg-info
