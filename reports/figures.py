@@ -12,7 +12,9 @@ frames it needs: a report degrades, it never fails for a missing frame).
   posture, one panel per controller;
 * :func:`rasters` - spike rasters (frames with ``t`` and ``neuron`` columns);
 * :func:`pareto` - each run's (accuracy, latency) point and the front of the
-  runs no other run beats on both.
+  runs no other run beats on both;
+* :func:`run_images` - PNG artifacts runs saved themselves (the spiking
+  classifier's raster and accuracy-over-time plots).
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ X_COLUMNS = ("batch", "epoch", "iteration", "update", "step", "t", "time")
 #: Columns never drawn as a curve.
 SKIP_Y = {"seed", "target", "trial", "neuron", "label", "class", "target_x", "target_y", "hand_x", "hand_y"}
 #: Frames drawn by a dedicated figure, not as generic curves, and their preferred columns.
-PREFERRED_Y = {"curve": ("max_reward", "mean_reward"), "trajectory": ("distance",)}
+PREFERRED_Y = {"curve": ("max_reward", "mean_reward"), "trajectory": ("distance",),
+               "accuracy": ("accuracy", "synops_spiking")}
+#: (accuracy-like, latency-like) metric names for the Pareto figure, in order of preference.
+PARETO_ACCURACY = ("spiking_accuracy", "accuracy", "test_accuracy", "auto_accuracy")
+PARETO_LATENCY = ("latency_steps", "latency_ms", "settle_steps", "auto_n_steps", "latency_us_per_call")
 MAX_CURVES_PER_FRAME = 3
 
 
@@ -138,7 +144,7 @@ def learning_curves(store: Any, df: pd.DataFrame, out: Path, variants: dict[str,
                     continue
                 ax.set_xlabel(x)
                 ax.set_ylabel(y)
-                ax.set_title(f"{task} on {plant}: {y} ({name})")
+                ax.set_title(f"{task} on {plant}: {y} per {x}, mean over seeds", fontsize=10)
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=8)
                 path = _save(fig, out, f"{task}-{plant}-{name}-{y}")
@@ -239,11 +245,6 @@ def pareto_front(points: np.ndarray, better: Sequence[str]) -> np.ndarray:
     return ~dominated & np.isfinite(p).all(axis=1)
 
 
-def _pick(metrics: Sequence[str], pattern: str, exclude: str = "$^") -> str | None:
-    found = [m for m in metrics if re.search(pattern, m) and not re.search(exclude, m)]
-    return sorted(found, key=len)[0] if found else None
-
-
 def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
            frames: dict[int, list[str]] | None = None) -> list[Figure]:
     """Accuracy against latency per run, with the Pareto front, for tasks reporting both."""
@@ -252,8 +253,8 @@ def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | N
     figures = []
     for (plant, task), g in df.groupby(["plant", "task"], sort=False):
         metrics = sorted(set(g["metric"]))
-        acc = _pick(metrics, r"accuracy", exclude=r"std|train")
-        lat = _pick(metrics, r"latency|steps_to|time_to")
+        acc = next((m for m in PARETO_ACCURACY if m in metrics), None)
+        lat = next((m for m in PARETO_LATENCY if m in metrics), None)
         if acc is None or lat is None:
             continue
         wide = g.pivot_table(index=["run_id", "controller", "settings_hash"], columns="metric", values="value",
@@ -281,7 +282,29 @@ def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | N
     return figures
 
 
-ALL: tuple[Callable[..., list[Figure]], ...] = (reach_paths, learning_curves, rasters, pareto)
+def run_images(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
+               frames: dict[int, list[str]] | None = None) -> list[Figure]:
+    """PNG artifacts a run saved itself (e.g. the classifier's raster and accuracy plots), first seed of each
+    combination; artifacts whose files are gone are skipped."""
+    import shutil
+
+    variants = variants or {}
+    figures = []
+    runs = _runs(df).sort_values("seed").drop_duplicates(["plant", "controller", "task", "settings_hash"])
+    for row in runs.itertuples(index=False):
+        for name, path in store.run(int(row.run_id))["artifacts"].items():
+            src = Path(path)
+            if src.suffix.lower() != ".png" or not src.is_file():
+                continue
+            out.mkdir(parents=True, exist_ok=True)
+            dest = out / f"{_slug(f'run{row.run_id}-{name}')}.png"
+            shutil.copyfile(src, dest)
+            figures.append(Figure(f"{row.task} on {row.plant}: {_label(row, variants)}: {name.replace('_', ' ')}",
+                                  dest, f"saved by run {row.run_id} (seed {row.seed})"))
+    return figures
+
+
+ALL: tuple[Callable[..., list[Figure]], ...] = (reach_paths, learning_curves, pareto, rasters, run_images)
 
 
 def make_all(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None) -> list[Figure]:
