@@ -42,7 +42,7 @@ import numpy as np
 
 from bench.settings import setting
 
-from .planar import PlanarArm, semi_implicit_jacobians
+from .planar import PlanarArm
 from .validation import diagnose, positive_dt
 
 
@@ -53,10 +53,6 @@ class Arm2Settings:
     l2: float = setting(0.27, "forearm length", unit="m", gt=0)
     m1: float = setting(1.98, "upper-arm mass", unit="kg", gt=0)
     m2: float = setting(1.32, "forearm mass", unit="kg", gt=0)
-
-
-# d(-dH/d dq)/... : the linear map dq -> [[dq1, dq0 + dq1], [-dq0, 0]] (flattened rows)
-_DH_DDQ = np.array([[0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [0.0, 0.0]])
 
 
 class Arm2(PlanarArm):
@@ -83,12 +79,44 @@ class Arm2(PlanarArm):
         self.K2 = self.m2 * self.l1 * self.l2
         self.K3 = self.m2 * self.l2**2 / 3
         self.K4 = self.m2 * self.l1 * self.l2 / 2
-        # adj(M) = adj0 + cos q1 · adj1, dM/dq1 = -sin q1 · dm, and the map dq -> -dH/d dq / (K2 sin q1)
-        adj0 = np.array([[self.K3, -self.K3], [-self.K3, self.K1]])[:, :, None]
-        adj1 = np.array([[0.0, -self.K4], [-self.K4, self.K2]])[:, :, None]
-        dm = np.array([[self.K2, self.K4], [self.K4, 0.0]])
-        self._constants = {np.dtype(t): tuple(c.astype(t) for c in (adj0, adj1, dm, _DH_DDQ))
-                           for t in (np.float32, np.float64)}
+        self._jacobian_constants = {np.dtype(t): tuple(c.astype(t) for c in self._jacobian_tables())
+                                    for t in (np.float32, np.float64)}
+
+    def _jacobian_tables(self) -> tuple[np.ndarray, ...]:
+        """Constant tables that turn the step's Jacobian into two small matrix products.
+
+        With ``c = cos q1``, ``s = sin q1``, ``hb = H / (K2 s) = [-(dq0 dq1 + dq1²/2), dq0²/2]``
+        and ``adj(M) = adj0 + c·adj1``, ``M⁻¹ = adj(M) / det(M)``:
+
+        * ``hb = HB @ vec(dq dqᵀ)``,
+        * ``ddq = (ADJ[:2] @ r + c·ADJ[2:] @ r) / det`` with ``r = u - K2 s·hb``,
+        * the matrix ``W`` with ``d ddq/d[x, u] = M⁻¹ W`` is linear in the features
+          ``F = [s·ddq, c·hb, s·dq, 1]``, so the flattened ``(4, 6)`` Jacobian of the
+          step is ``P @ [F / det, c·F / det, 1]``: one product (the last column of
+          ``P`` holds the identity part).
+        """
+        k1, k2, k3, k4, dt = self.K1, self.K2, self.K3, self.K4, self.dt
+        hb = np.array([[0.0, -0.5, -0.5, -0.5], [0.5, 0.0, 0.0, 0.0]])
+        adj0 = np.array([[k3, -k3], [-k3, k1]])
+        adj1 = np.array([[0.0, -k4], [-k4, k2]])
+        # det(M) = K3 (K1 + K2 c) - (K3 + K4 c)² = d0 + c (d1 + c d2)
+        det = np.array([k3 * k1 - k3 * k3, k3 * k2 - 2 * k3 * k4, -k4 * k4])
+        # W[i, column, feature], columns q0 q1 dq0 dq1 u0 u1, features s·ddq0 s·ddq1 c·hb0 c·hb1 s·dq0 s·dq1 1
+        w = np.zeros((2, 6, 7))
+        w[0, 1, [0, 1, 2]] = k2, k4, -k2            # -M' ddq - dH/dq1
+        w[1, 1, [0, 3]] = k4, -k2
+        w[0, 2, 5], w[1, 2, 4] = k2, -k2            # -dH/d dq0
+        w[0, 3, [4, 5]] = k2                        # -dH/d dq1
+        w[0, 4, 6] = w[1, 5, 6] = 1.0               # d/du
+        # rows of the step: dq' = dq + dt ddq, q' = q + dt dq'
+        rows = np.zeros((4, 2))                     # d x'_row / d ddq
+        rows[[2, 3], [0, 1]] = dt
+        rows[[0, 1], [0, 1]] = dt * dt
+        ident = np.eye(4, 6)
+        ident[[0, 1], [2, 3]] = dt
+        p0 = np.einsum("ri,ij,jcf->rcf", rows, adj0, w).reshape(24, 7)
+        p1 = np.einsum("ri,ij,jcf->rcf", rows, adj1, w).reshape(24, 7)
+        return hb, np.concatenate([adj0, adj1]), det, np.concatenate([p0, p1, ident.reshape(24, 1)], axis=1)
 
     # -- dynamics ----------------------------------------------------------
     def inertia(self, q: np.ndarray) -> np.ndarray:
@@ -132,30 +160,34 @@ class Arm2(PlanarArm):
         return self._finish(out, "step", x, u)
 
     def jacobians(self, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Exact ``(n, 4, 4)`` d x'/d x and ``(n, 4, 2)`` d x'/d u of :meth:`step`."""
+        """Exact ``(n, 4, 4)`` d x'/d x and ``(n, 4, 2)`` d x'/d u of :meth:`step`.
+
+        Evaluated as a few whole-batch products with the constant tables of
+        :meth:`_jacobian_tables` (derivation in the module docstring).
+        """
         x, u = self._batch(x, u, "jacobians")
-        xt, ut = x.T, u.T
+        hb_map, adj, det, p = self._jacobian_constants[x.dtype]
         n = x.shape[0]
-        q1, dq = xt[1], xt[2:]
-        adj0, adj1, dm, dh_ddq = self._constants[x.dtype]
-        c1, s1 = np.cos(q1), np.sin(q1)
-        adj = adj0 + adj1 * c1                           # (2, 2, n) adjugate of M
-        minv = adj / (adj[1, 1] * self.K3 - adj[0, 1] * adj[0, 1])  # M⁻¹
-        hb = np.empty((2, n), dtype=x.dtype)                          # H / (K2 sin q1)
-        hb[0] = -dq[1] * (dq[0] + 0.5 * dq[1])
-        hb[1] = 0.5 * dq[0] * dq[0]
-        ks, kc = self.K2 * s1, self.K2 * c1
-        r = ut - ks * hb
-        ddq = minv[:, 0] * r[0] + minv[:, 1] * r[1]
-        w = np.zeros((2, 6, n), dtype=x.dtype)                        # columns: q0 q1 dq0 dq1 u0 u1
-        w[:, 1] = s1 * (dm @ ddq) - kc * hb                    # -M' ddq - dH/dq1
-        w[:, 2:4] = ks * (dh_ddq @ dq).reshape(2, 2, n)             # -dH/d dq
-        w[0, 4] = w[1, 5] = 1.0                                       # du
-        g = minv[:, 0, None] * w[0] + minv[:, 1, None] * w[1]
-        a_, b_ = semi_implicit_jacobians(g, self.dt)
-        if not np.isfinite(g.sum() + x.sum()):
-            diagnose(f"{self.name or 'arm2'}.jacobians", g, x=x, u=u)
-        return a_, b_
+        xt = np.ascontiguousarray(x.T)
+        dq = xt[2:]
+        c, s = np.cos(xt[1]), np.sin(xt[1])
+        hb = hb_map @ (dq[:, None] * dq[None]).reshape(4, n)
+        ar = adj @ (u.T - (self.K2 * s) * hb)
+        inv = 1.0 / (det[0] + c * (det[1] + c * det[2]))
+        s_inv = s * inv
+        f = np.empty((15, n), dtype=x.dtype)
+        np.multiply(s_inv * inv, ar[:2] + c * ar[2:], out=f[:2])
+        np.multiply(c * inv, hb, out=f[2:4])
+        np.multiply(s_inv, dq, out=f[4:6])
+        f[6] = inv
+        np.multiply(c, f[:7], out=f[7:14])
+        f[14] = 1.0
+        full = np.ascontiguousarray((p @ f).T).reshape(n, 4, 6)
+        check = full.reshape(-1)
+        xv = x.reshape(-1)
+        if not np.isfinite(check @ check + xv @ xv):
+            diagnose(f"{self.name or 'arm2'}.jacobians", full, x=x, u=u)
+        return full[:, :, :4], full[:, :, 4:]
 
     # -- kinematics --------------------------------------------------------
     def inverse_kinematics(self, xy: np.ndarray, q0: np.ndarray | None = None) -> np.ndarray:

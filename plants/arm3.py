@@ -54,7 +54,7 @@ import numpy as np
 
 from bench.settings import setting
 
-from .planar import PlanarArm, semi_implicit_jacobians
+from .planar import PlanarArm
 from .validation import diagnose, positive_dt
 
 LINK_LENGTHS = (2.0, 1.2, 0.7)
@@ -69,6 +69,7 @@ _COF = np.array([[[4, 8, 5, 5], [5, 6, 3, 8], [3, 7, 4, 6]],
                  [[3, 7, 4, 6], [2, 3, 0, 5], [0, 4, 1, 3]]])
 # L⁻ᵀ: joint torques -> torques on the absolute angles
 _D = np.array([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 1.0]])
+_DIAG = np.arange(3)
 
 
 @dataclass
@@ -120,42 +121,75 @@ class Arm3(PlanarArm):
         self.a = a
         self.a_diag = a.diagonal().copy()
         self.a_pair = np.array([a[0, 1], a[0, 2], a[1, 2]])
-        self._constants = {np.dtype(t): (a.astype(t)[:, :, None], (a * _PAIR_SIGN).astype(t)[:, :, None],
-                                         _D.astype(t), (self.gravity * self.b).astype(t))
-                           for t in (np.float32, np.float64)}
+        self._constants = {np.dtype(t): self._tables(t) for t in (np.float32, np.float64)}
+
+    def _tables(self, dtype: type) -> dict[str, np.ndarray]:
+        """Constant matrices of the model in ``dtype`` (batch-first products).
+
+        With ``cr = cos([0, phi1-phi0, phi2-phi0, phi2-phi1])`` (so ``cr[0] = 1``)
+        and ``sr`` the sines: ``vec(Q) = cr @ Q_OF_COS``, ``vec(P) = sr @ P_OF_SIN``
+        and the cofactors of ``Q`` are quadratic in ``cr``:
+        ``vec(cof Q) = vec(cr crᵀ) @ COF_OF_COS``.
+        """
+        lower = np.tril(np.ones((3, 3)))                      # phi = L q
+        inv_lower = np.linalg.inv(lower)
+        dt = self.dt
+        q_of_cos = np.zeros((4, 9))
+        p_of_sin = np.zeros((4, 9))
+        for i in range(3):
+            for j in range(3):
+                q_of_cos[_PAIR[i, j], 3 * i + j] = self.a[i, j]
+                p_of_sin[_PAIR[i, j], 3 * i + j] = self.a[i, j] * _PAIR_SIGN[i, j]
+        cof_of_cos = np.zeros((16, 9))
+        for e in range(9):
+            ia, ib, ic, id_ = _COF.reshape(9, 4)[e]
+            cof_of_cos[:, e] = (np.outer(q_of_cos[:, ia], q_of_cos[:, ib])
+                                - np.outer(q_of_cos[:, ic], q_of_cos[:, id_])).reshape(16)
+        # rows of the step: dq' = dq + dt·ddq, q' = q + dt·dq'; ddq = L⁻¹ dw/dt
+        to_rows = np.concatenate([dt * dt * inv_lower, dt * inv_lower])
+        ident = np.eye(6, 9)
+        ident[[0, 1, 2], [3, 4, 5]] = dt
+        lower9 = np.eye(9)
+        lower9[:3, :3] = lower9[3:6, 3:6] = lower                # d/d[q, dq, u] = d/d[phi, w, u] · this
+        tables = {
+            "q_of_cos": q_of_cos, "p_of_sin": p_of_sin, "cof_of_cos": cof_of_cos,
+            "d": _D, "damp": -self.damping * _D @ inv_lower, "gb": self.gravity * self.b,
+            "lower": lower, "lower_t": lower.T, "lower9": lower9, "eye": np.eye(3),
+            "to_rows": to_rows, "ident": ident,
+            "rel": np.array([[0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 1.0]]),  # [q1, q2] -> rel angles
+        }
+        return {k: v.astype(dtype) for k, v in tables.items()}
 
     # -- model terms -------------------------------------------------------
-    def _abs_matrices(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``Q`` and ``P`` as ``(3, 3, n)``: a_ij cos / sin (phi_i - phi_j)."""
-        a3, ps, _, _ = self._constants[q.dtype]
-        qt = q.T
-        rel = np.empty((4, q.shape[0]), dtype=q.dtype)  # [0, phi1-phi0, phi2-phi0, phi2-phi1]
-        rel[0] = 0
-        rel[1] = qt[1]
-        rel[2] = qt[1] + qt[2]
-        rel[3] = qt[2]
-        return a3 * np.cos(rel)[_PAIR], ps * np.sin(rel)[_PAIR]
+    def _abs_matrices(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``Q`` and ``P`` as ``(n, 3, 3)`` (a_ij cos / sin (phi_i - phi_j)), and the cosines."""
+        t = self._constants[q.dtype]
+        n = q.shape[0]
+        rel = q[:, 1:] @ t["rel"]                  # [0, phi1-phi0, phi2-phi0, phi2-phi1]
+        cr = np.cos(rel)
+        big_q = (cr @ t["q_of_cos"]).reshape(n, 3, 3)
+        p = (np.sin(rel) @ t["p_of_sin"]).reshape(n, 3, 3)
+        return big_q, p, cr
 
     def inertia(self, q: np.ndarray) -> np.ndarray:
         """``(n, 3, 3)`` joint-space inertia ``M = Lᵀ Q L`` (kg·m²)."""
         q = self._angles(q, "inertia")
-        big_q, _ = self._abs_matrices(q)
-        ql = np.cumsum(big_q[:, ::-1], axis=1)[:, ::-1]       # Q L
-        m = np.cumsum(ql[::-1], axis=0)[::-1]                  # Lᵀ Q L
-        return np.ascontiguousarray(m.transpose(2, 0, 1))
+        t = self._constants[q.dtype]
+        big_q, _, _ = self._abs_matrices(q)
+        return t["lower_t"] @ big_q @ t["lower"]
 
     def bias_torques(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """``(n, 3)`` h(q, dq) = Lᵀ (c + gv) + damping·dq (N·m): Coriolis,
         centrifugal, gravity and friction torques."""
         q = self._angles(q, "bias_torques")
-        dq = self._angles(dq, "bias_torques", "dq")
-        _, p = self._abs_matrices(q)
-        w = np.cumsum(dq, axis=1).T
-        c = (p * (w * w)[None]).sum(axis=1)
+        dq = self._angles(dq, "bias_torques", "dq").astype(q.dtype, copy=False)
+        t = self._constants[q.dtype]
+        _, p, _ = self._abs_matrices(q)
+        w = dq @ t["lower_t"]
+        c = (p @ (w * w)[:, :, None])[:, :, 0]
         if self.gravity:
-            c += self._constants[q.dtype][3][:, None] * np.cos(np.cumsum(q, axis=1).T)
-        h = np.cumsum(c[::-1], axis=0)[::-1].T
-        return h + self.damping * dq
+            c += t["gb"] * np.cos(q @ t["lower_t"])
+        return c @ t["lower"] + self.damping * dq
 
     def potential_energy(self, q: np.ndarray) -> np.ndarray:
         """``(n,)`` gravitational potential energy (J), zero at y = 0 for every link."""
@@ -216,36 +250,35 @@ class Arm3(PlanarArm):
     def jacobians(self, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact ``(n, 6, 6)`` d x'/d x and ``(n, 6, 3)`` d x'/d u of :meth:`step`."""
         x, u = self._batch(x, u, "jacobians")
-        _, _, dmat, gb = self._constants[x.dtype]
+        t = self._constants[x.dtype]
         n = x.shape[0]
-        xt = x.T
-        big_q, p = self._abs_matrices(x[:, :3])
-        w = np.cumsum(xt[3:], axis=0)                           # (3, n) absolute angular velocities
+        q, dq = x[:, :3], x[:, 3:]
+        big_q, p, cr = self._abs_matrices(q)
+        w = dq @ t["lower_t"]                                     # absolute angular velocities
         w2 = w * w
-        tau = u.T - self.damping * xt[3:] if self.damping else u.T
-        r = dmat @ tau - (p * w2[None]).sum(axis=1)
+        tau = u - self.damping * dq if self.damping else u
+        r = tau @ t["d"].T - (p @ w2[:, :, None])[:, :, 0]
         if self.gravity:
-            phi = np.cumsum(xt[:3], axis=0)
-            r -= gb[:, None] * np.cos(phi)
-        qf = big_q.reshape(9, n)
-        cof = (qf[_COF[..., 0]] * qf[_COF[..., 1]] - qf[_COF[..., 2]] * qf[_COF[..., 3]])
-        qinv = cof / (qf[:3] * cof[0]).sum(axis=0)              # (3, 3, n) Q⁻¹
-        acc = (qinv * r[None]).sum(axis=1)                      # dw/dt
-        rr = big_q * w2[None] - p * acc[None]                   # R
-        k = np.empty((3, 9, n), dtype=x.dtype)                  # d r / d[phi, w, u] before L
-        k[:, :3] = rr
-        diag = np.arange(3)
-        k[diag, diag] -= rr.sum(axis=1)
+            phi = q @ t["lower_t"]
+            r -= t["gb"] * np.cos(phi)
+        cof = (cr[:, :, None] * cr[:, None, :]).reshape(n, 16) @ t["cof_of_cos"]
+        qf = big_q.reshape(n, 9)
+        qinv = (cof / (qf[:, :3] * cof[:, :3]).sum(axis=1)[:, None]).reshape(n, 3, 3)   # Q⁻¹
+        acc = (qinv @ r[:, :, None])[:, :, 0]                     # dw/dt
+        rr = big_q * w2[:, None, :] - p * acc[:, None, :]          # R
+        diag = rr.sum(axis=2)
         if self.gravity:
-            k[diag, diag] += gb[:, None] * np.sin(phi)
-        k[:, 3:6] = -2.0 * p * w[None]
-        k[:, 6:] = dmat[:, :, None]
-        k[:, :6] = np.cumsum(k[:, :6].reshape(3, 2, 3, n)[:, :, ::-1], axis=2)[:, :, ::-1].reshape(3, 6, n)  # · L
+            diag -= t["gb"] * np.sin(phi)
+        k = np.empty((n, 3, 9), dtype=x.dtype)                     # d r / d[phi, w, u]
+        np.subtract(rr, diag[:, :, None] * t["eye"], out=k[:, :, :3])
+        np.multiply(p, -2.0 * w[:, None, :], out=k[:, :, 3:6])
         if self.damping:
-            k[:, 3:6] -= self.damping * dmat[:, :, None]
-        y = (qinv[:, :, None] * k[None]).sum(axis=1)           # d(dw/dt)/d[q, dq, u]
-        y[1:] -= y[:-1].copy()                                  # ddq = L⁻¹ dw/dt
-        a_, b_ = semi_implicit_jacobians(y, self.dt)
-        if not np.isfinite(y.sum() + x.sum()):
-            diagnose(f"{self.name or 'arm3'}.jacobians", y, x=x, u=u)
+            k[:, :, 3:6] += t["damp"]                             # -damping·D, before the ·L below
+        k[:, :, 6:] = t["d"]
+        full = (t["to_rows"] @ qinv) @ (k @ t["lower9"]) + t["ident"]   # (n, 6, 9)
+        a_, b_ = full[:, :, :6], full[:, :, 6:]
+        check = full.reshape(-1)
+        xv = x.reshape(-1)
+        if not np.isfinite(check @ check + xv @ xv):
+            diagnose(f"{self.name or 'arm3'}.jacobians", full, x=x, u=u)
         return a_, b_
