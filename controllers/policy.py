@@ -233,6 +233,20 @@ class PolicyGradientLearner(Learner, abc.ABC):
         self._tf = None
         self._expected_length = 20.0
 
+    def set_weights(self, policy: list[np.ndarray], value: list[np.ndarray] | None = None) -> None:
+        """Replace the policy (and value) weights in place; compiled TF functions are kept."""
+        arch = self.arch
+        for got, shapes in ((policy, arch.policy_shapes()), (value, arch.value_shapes())):
+            if got is not None and [np.shape(g) for g in got] != shapes:
+                raise InvalidArgument(f"{self.name or 'learner'}.set_weights: shapes {[np.shape(g) for g in got]} "
+                                      f"do not fit {shapes}")
+        self.params = [np.array(p, dtype=np.float64) for p in policy]
+        if value is not None:
+            self.value_params = [np.array(p, dtype=np.float64) for p in value]
+        if self._tf is not None:
+            for var, p in zip(self._tf["policy_vars"] + self._tf["value_vars"], self.params + self.value_params):
+                var.assign(p)
+
     def probabilities(self, observation: np.ndarray) -> np.ndarray:
         """``(n, A)`` action probabilities of the current policy (numpy, no TF)."""
         if self.params is None:
