@@ -96,6 +96,7 @@ class CartPole(PlantModel):
         self.polemass_length = self.masspole * self.length
         self.x_threshold = X_THRESHOLD
         self.theta_threshold = THETA_THRESHOLD
+        self._bounds = np.array([self.x_threshold, self.theta_threshold])
         base = np.eye(4)
         base[0, 1] = base[2, 3] = self.dt
         self._base = {np.dtype(t): base.astype(t) for t in (np.float32, np.float64)}
@@ -119,9 +120,10 @@ class CartPole(PlantModel):
             a = a[:, 0]
         if a.ndim != 1:
             raise InvalidArgument(f"{self.who}.action_force: a must have shape (n,) or (n, 1), got {a.shape}")
-        if a.dtype.kind not in "biu" or (a.size and not np.all((a == 0) | (a == 1))):
+        if a.dtype.kind not in "biu" or (a.dtype.kind != "b" and a.size and (a.min() < 0 or a.max() > 1)):
             raise InvalidArgument(f"{self.who}.action_force: actions must be integers in {{0, 1}}, got {a[:8].tolist()}")
-        return np.where(a == 1, self.force_mag, -self.force_mag).astype(dtype)[:, None]
+        force = a * (2.0 * self.force_mag) - self.force_mag   # exactly ±force_mag
+        return force.astype(dtype, copy=False)[:, None]
 
     def step_action(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
         """``(n, 4)`` next states for discrete actions ``a`` in {0, 1}."""
@@ -131,8 +133,7 @@ class CartPole(PlantModel):
     def terminated(self, x: np.ndarray) -> np.ndarray:
         """``(n,)`` bool: the cart left ``±2.4`` m or the pole passed ``±12°``."""
         x = state_batch(x, 4, f"{self.who}.terminated")
-        return ((x[:, 0] < -self.x_threshold) | (x[:, 0] > self.x_threshold)
-                | (x[:, 2] < -self.theta_threshold) | (x[:, 2] > self.theta_threshold))
+        return (np.abs(x[:, 0::2]) > self._bounds).any(axis=1)
 
     # -- dynamics ----------------------------------------------------------
     def step(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -140,7 +141,7 @@ class CartPole(PlantModel):
         x = state_batch(x, 4, f"{self.who}.step")
         u = input_batch(u, x.shape[0], 1, x.dtype, f"{self.who}.step")
         xt = x.T
-        pos, x_dot, theta, theta_dot = xt
+        _, x_dot, theta, theta_dot = xt
         force = u[:, 0]
         costheta = np.cos(theta)
         sintheta = np.sin(theta)

@@ -14,7 +14,7 @@ by ``reset(seed=...)``) and draws with matplotlib's Agg backend for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -84,7 +84,7 @@ class ArmReachEnv(gym.Env):
         (2 s with the defaults), set by the registration.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
     arm_class: type = Arm2
     default_max_torque: float = 5.0
 
@@ -99,7 +99,7 @@ class ArmReachEnv(gym.Env):
         self.frame_skip = int(frame_skip)
         self.max_torque = float(max_torque if max_torque is not None else self.default_max_torque)
         self.tolerance = float(tolerance)
-        self.metadata = {**self.metadata, "render_fps": int(round(1.0 / (self.arm.dt * self.frame_skip)))}
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / (self.arm.dt * self.frame_skip))}
         nj = self.arm.n_joints
         reach = float(np.sum(self.arm.link_lengths))
         self.radius = reach / 8
@@ -207,7 +207,7 @@ class CartPoleEnv(gym.Env):
         steps, set by the registration.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, render_mode: str | None = None, *, continuous: bool = False) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

@@ -1,6 +1,5 @@
 """What the planar arms share: argument checks, serial-chain kinematics,
-damped-least-squares inverse kinematics and the Jacobians of the
-semi-implicit Euler step.
+damped-least-squares inverse kinematics and energy.
 
 Conventions (all arms)
     Joint ``i`` turns link ``i`` relative to link ``i-1``; the absolute angle
@@ -14,12 +13,10 @@ Integrator (all arms)
         d dq' / d[x, u] = [0, I, 0] + dt·G
         d q'  / d[x, u] = [I, 0, 0] + dt·(d dq' / d[x, u])
 
-    which :func:`semi_implicit_jacobians` assembles for a whole batch.
+    which each arm's ``jacobians`` folds into constant tables.
 """
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
@@ -27,42 +24,6 @@ from bench.api import ArmModel
 from bench.errors import InvalidArgument, OutOfReach
 
 from .validation import diagnose, input_batch, require_finite, state_batch
-
-
-@functools.cache
-def _unit_blocks(n_joints: int, n_inputs: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """``([I, 0, 0], [0, I, 0])`` as ``(J, S+U, 1)`` arrays: d q/d[x,u] and d dq/d[x,u]."""
-    s = 2 * n_joints
-    eq = np.zeros((n_joints, s + n_inputs, 1), dtype=dtype)
-    edq = np.zeros((n_joints, s + n_inputs, 1), dtype=dtype)
-    for i in range(n_joints):
-        eq[i, i, 0] = 1
-        edq[i, n_joints + i, 0] = 1
-    eq.setflags(write=False)
-    edq.setflags(write=False)
-    return eq, edq
-
-
-def semi_implicit_jacobians(g: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(n, S, S)`` and ``(n, S, U)`` Jacobians of one semi-implicit Euler step.
-
-    g : ndarray ``(J, S+U, n)``
-        ``d ddq / d[x, u]`` of the joint accelerations, component-major
-        (the batch is the last axis).
-    dt : float, seconds
-    """
-    nj, k, _ = g.shape
-    s = 2 * nj
-    eq, edq = _unit_blocks(nj, k - s, g.dtype)
-    jt = np.empty((s, k, g.shape[2]), dtype=g.dtype)
-    rows_dq = jt[nj:]
-    np.multiply(g, dt, out=rows_dq)
-    rows_dq += edq
-    rows_q = jt[:nj]
-    np.multiply(rows_dq, dt, out=rows_q)
-    rows_q += eq
-    full = jt.transpose(2, 0, 1)
-    return full[:, :, :s], full[:, :, s:]
 
 
 class PlanarArm(ArmModel):

@@ -103,7 +103,7 @@ def test_cartpole_refuses_bad_discrete_action():
 @pytest.mark.parametrize("env_id", ["bench/Arm2Reach-v0", "bench/Arm3Reach-v0"])
 def test_arm_env_targets_and_termination(env_id):
     env = gymnasium.make(env_id).unwrapped
-    obs, info = env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     nj = env.arm.n_joints
     np.testing.assert_allclose(np.linalg.norm(env.target - env.start_hand), env.radius)
     np.testing.assert_allclose(obs[2 * nj: 2 * nj + 2], env.start_hand, rtol=1e-6)

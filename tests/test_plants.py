@@ -12,13 +12,13 @@ import math
 
 import numpy as np
 import pytest
+from bench.plants.arm2 import Arm2, Arm2Settings
+from bench.plants.arm3 import Arm3, Arm3Settings
+from bench.plants.rollout import simulate
 
 import bench
 from bench.api import finite_difference_jacobians
 from bench.errors import BenchError, Diverged, InvalidArgument, OutOfReach, SettingError
-from bench.plants.arm2 import Arm2, Arm2Settings
-from bench.plants.arm3 import Arm3, Arm3Settings
-from bench.plants.rollout import simulate
 from bench.testing import check_plant
 
 PLANTS = {
@@ -127,7 +127,7 @@ def test_energy_is_conserved_without_torque_and_damping(name):
                         rng.uniform(-2, 2, (n, arm.n_joints))], axis=1)
     e0 = arm.energy(x)
     zero = np.zeros((n, arm.input_size))
-    for _ in range(int(round(1.0 / arm.dt))):
+    for _ in range(round(1.0 / arm.dt)):
         x = arm.step(x, zero)
     drift = np.abs(arm.energy(x) - e0) / e0
     assert drift.max() < 1e-3, drift
@@ -144,7 +144,7 @@ def test_arm3_energy_with_gravity_is_conserved_and_damping_dissipates():
         arm = bench.plant("arm3", dt=dt, gravity=9.81)
         lowest = -arm.gravity * arm.b.sum()          # every link hanging straight down
         x = x0
-        for _ in range(int(round(0.5 / dt))):
+        for _ in range(round(0.5 / dt)):
             x = arm.step(x, zero)
         drifts.append(np.abs(arm.energy(x) - arm.energy(x0)) / (arm.energy(x0) - lowest))
     assert drifts[1].max() < 1e-3
