@@ -160,7 +160,8 @@ class CartPole(PlantModel):
             np.add(x_dot, dt * xacc, out=ot[1])
             np.add(theta_dot, dt * thetaacc, out=ot[3])
             np.add(xt[0::2], dt * ot[1::2], out=ot[0::2])
-        if not np.isfinite(out.sum()):
+        flat = out.reshape(-1)
+        if not np.isfinite(flat @ flat):
             diagnose(f"{self.who}.step", out, x=x, u=u)
         return out
 

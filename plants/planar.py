@@ -51,7 +51,8 @@ class PlanarArm(ArmModel):
 
     def _finish(self, out: np.ndarray, what: str, x: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``out`` if finite; otherwise blame ``x``, ``u`` or the simulation."""
-        if not np.isfinite(out.sum()):
+        flat = out.reshape(-1)
+        if not np.isfinite(flat @ flat):  # one cheap reduction; NaN / inf (or overflow) -> look closer
             diagnose(f"{self.name or type(self).__name__.lower()}.{what}", out, x=x, u=u)
         return out
 
