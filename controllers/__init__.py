@@ -14,6 +14,9 @@ def register_controllers(register):
     register("osc", "bench.controllers.osc:OSC",
              summary="operational-space (task-space PD with the arm's inertia) reaching baseline",
              provides={"act"}, needs={"kinematics"})
+    register("ahf", "bench.controllers.ahf:AHF",
+             summary="recurrent network trained with Hessian-free optimisation, the arm as its last layer",
+             provides={"act", "learn"}, needs={"kinematics", "dynamics"})
     register("pg", "bench.controllers.pg:PG",
              summary="policy gradient (softmax policy, value baseline, Adam) for discrete-action plants",
              provides={"act", "learn"}, needs={"discrete-actions"}, extra="tf", requires=("tensorflow",))

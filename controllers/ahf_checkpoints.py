@@ -1,0 +1,120 @@
+"""Checkpoints and weight files of the ``ahf`` controller.
+
+One format for everything (training checkpoints and shipped weights): an
+``.npz`` holding the parameter vector ``W`` and the arrays needed to resume or
+act, and a JSON sidecar with the same stem describing it (plant and its
+settings, controller settings, seed, iteration, error, role).  The ``.npz``
+also embeds the sidecar text (``meta_json``) so a pair torn by a crash between
+the two renames is detected.  Both are written to a temporary file in the same
+folder and renamed into place (atomic on POSIX), ``.npz`` first.
+
+Checkpoints are found by what their sidecars say (``format``, ``key`` - a hash
+of plant, settings and seed - and ``role``), taking the highest ``iteration``;
+file names are never parsed or sorted.  Loading uses ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.errors import CheckpointError
+
+FORMAT = "ctrlbench-ahf-weights/1"
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_weights(npz_path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Path:
+    """Write ``arrays`` + ``meta`` as ``npz_path`` and its ``.json`` sidecar, atomically."""
+    npz_path = Path(npz_path)
+    if npz_path.suffix != ".npz":
+        npz_path = npz_path.with_suffix(".npz")
+    npz_path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, **meta, "file": npz_path.name}
+    text = json.dumps(meta, indent=1, sort_keys=True, default=_jsonable)
+    payload = {k: np.asarray(v) for k, v in arrays.items()}
+    payload["meta_json"] = np.array(text)
+    _atomic_write(npz_path, lambda f: np.savez(f, **payload))
+    _atomic_write(npz_path.with_suffix(".json"), lambda f: f.write(text.encode()))
+    return npz_path
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The sidecar's metadata, or None if it is not an ahf sidecar."""
+    try:
+        meta = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return None
+    return meta
+
+
+def read_weights(npz_path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``(arrays, meta)`` of a weights file (``allow_pickle=False``).
+
+    Raises :class:`CheckpointError` for a missing, corrupt or foreign file.
+    """
+    npz_path = Path(npz_path)
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise CheckpointError(f"ahf weights file {npz_path} does not exist") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise CheckpointError(f"{npz_path} is not a readable ahf weights file: {exc}") from None
+    if "meta_json" not in arrays or "W" not in arrays:
+        raise CheckpointError(f"{npz_path} is not an ahf weights file (no W / meta_json inside)")
+    try:
+        meta = json.loads(str(arrays.pop("meta_json")))
+    except ValueError:
+        raise CheckpointError(f"{npz_path}: corrupt metadata") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{npz_path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    return arrays, meta
+
+
+def find(folder: Path | Iterable[Path], **match: Any) -> list[tuple[Path, dict[str, Any]]]:
+    """Sidecars in ``folder`` (or the given sidecar paths) whose metadata has
+    every ``key == value`` of ``match``; ``(npz path, meta)`` pairs, highest
+    ``iteration`` first."""
+    paths = sorted(Path(folder).glob("*.json")) if isinstance(folder, (str, Path)) else list(folder)
+    found = []
+    for p in paths:
+        meta = read_sidecar(p)
+        if meta is None or any(meta.get(k) != v for k, v in match.items()):
+            continue
+        found.append((p.with_name(meta.get("file", p.with_suffix(".npz").name)), meta))
+    found.sort(key=lambda pm: -int(pm[1].get("iteration", 0)))
+    return found

@@ -1,0 +1,149 @@
+"""An arm plant as the last layer of a ``hessianfree`` recurrent network.
+
+``hessianfree`` (0.4.0) lets a stateful :class:`hessianfree.nonlinearities.Plant`
+be both the *input generator* of an :class:`~hessianfree.RNNet` (layer 0 reads
+``plant(previous output)`` every step) and its *last layer* (a stateful
+nonlinearity whose input is the network's output).  For a stateful layer
+``d_activation`` must return, per trial, three ``(S, S)`` Jacobians stacked on
+the last axis:
+
+* ``[..., 0]`` d new state / d layer input  (``d_input``)
+* ``[..., 1]`` d new state / d old state    (``d_state``)
+* ``[..., 2]`` d layer output / d new state (``d_output``)
+
+because ``RNNet.calc_grad`` / ``calc_G`` propagate ``R_state = d_state R_state
++ d_input R_input`` and ``R_output = d_output R_state``.  All three must have
+the same shape, so the layer is ``S`` wide: its input is ``S`` numbers of
+which the first ``U`` are the joint torques (the rest are unused, with zero
+derivative), and its output is the arm state ``[q..., dq...]``.
+
+The Jacobians come from the plant's batched ``jacobians(x, u)`` for the whole
+batch in one call (analytic where the plant provides them, batched central
+differences otherwise); they are only computed when hessianfree asks for
+derivatives, never during the error evaluations of its line search.
+
+A state guard keeps a bad update from blowing up the simulation: every state
+component beyond ``±guard`` is squashed smoothly, ``g(x) = sign(x) (guard +
+tanh(|x| - guard))`` (value and slope continuous at the threshold).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hessianfree as hf
+import numpy as np
+
+
+def squash(x: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """The state guard and its elementwise derivative.
+
+    Identity inside ``[-limit, limit]``, ``sign(x) (limit + tanh(|x| - limit))``
+    outside.  Returns ``(g(x), g'(x))``.
+    """
+    ax = np.abs(x)
+    over = ax > limit
+    if not over.any():
+        return x, np.ones_like(x)
+    t = np.tanh(np.where(over, ax - limit, 0.0))
+    y = np.where(over, np.sign(x) * (limit + t), x)
+    dy = np.where(over, 1.0 - t * t, 1.0)
+    return y.astype(x.dtype, copy=False), dy.astype(x.dtype, copy=False)
+
+
+class ArmPlantLayer(hf.nl.Plant):
+    """A batched ``bench`` arm as hessianfree's input generator and last layer.
+
+    Parameters
+    ----------
+    arm : bench.api.ArmModel
+        Simulated with ``arm.step``; derivatives from ``arm.jacobians``.
+    target_state : ndarray (n, S)
+        Joint-space targets ``[q*, 0]`` (rad, rad/s), one per trial.
+    start_state : ndarray (n, S) or (S,)
+        State every trial starts from.
+    steps : int
+        Sequence length ``T`` (the reach lasts ``T · arm.dt`` seconds).
+    dtype : numpy dtype
+        The network's float type; inputs, outputs and Jacobians use it.
+    guard : float
+        State squashing threshold (rad and rad/s).
+    input_center, input_scale : float or ndarray (S,)
+        The network input is ``[(target - center) / scale, (state - center) / scale]``
+        (centred on the start posture, so the target-dependent part is not
+        swamped by the constant joint angles).
+    """
+
+    def __init__(self, arm: Any, target_state: np.ndarray, start_state: np.ndarray, steps: int,
+                 dtype: Any = np.float64, guard: float = 2 * np.pi, input_center: Any = 0.0,
+                 input_scale: Any = 1.0) -> None:
+        super().__init__(stateful=True)
+        self.arm = arm
+        self.dtype = np.dtype(dtype)
+        self.n_state = int(arm.state_size)
+        self.n_input = int(arm.input_size)
+        target_state = np.asarray(target_state, dtype=self.dtype)
+        n = target_state.shape[0]
+        self.target_state = target_state
+        self.start_state = np.broadcast_to(np.asarray(start_state, dtype=self.dtype), (n, self.n_state)).copy()
+        self.steps = int(steps)
+        self.guard = float(guard)
+        self.shape = [n, self.steps, 2 * self.n_state]
+        self.targets = np.full((n, self.steps, self.n_state), np.nan, dtype=self.dtype)
+        self.targets[:, -1] = target_state
+        # the network sees (state - center) / scale for both halves of its input
+        self.input_center = np.broadcast_to(np.asarray(input_center, dtype=self.dtype), (self.n_state,)).copy()
+        self.input_scale = np.broadcast_to(np.asarray(input_scale, dtype=self.dtype), (self.n_state,)).copy()
+        self._target_input = (self.target_state - self.input_center) / self.input_scale
+        self._eye = np.broadcast_to(np.eye(self.n_state, dtype=self.dtype), (n, self.n_state, self.n_state))
+        self.plant_seconds = 0.0  # time spent in arm.step / arm.jacobians (profiling)
+        self.reset()
+
+    # -- input generator ------------------------------------------------------
+    def __call__(self, _previous_output: np.ndarray | None) -> np.ndarray:
+        """The network input for this step: normalised ``[target state, current state]``."""
+        inp = np.concatenate([self._target_input, (self.state - self.input_center) / self.input_scale], axis=1)
+        self._recorded.append(inp)
+        return inp
+
+    def get_vecs(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(inputs (n, T, 2S), targets (n, T, S))`` of the last rollout."""
+        return np.stack(self._recorded, axis=1), self.targets
+
+    def reset(self, init: np.ndarray | None = None) -> None:
+        self.state = (self.start_state if init is None else np.asarray(init, dtype=self.dtype)).copy()
+        self._recorded: list[np.ndarray] = []
+        self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    # -- last layer -----------------------------------------------------------
+    def activation(self, x: np.ndarray) -> np.ndarray:
+        """Step the arm with torques ``x[:, :U]``; returns the new (guarded) state."""
+        import time
+
+        t0 = time.perf_counter()
+        u = x[:, : self.n_input]
+        raw = self.arm.step(self.state, u)
+        self.plant_seconds += time.perf_counter() - t0
+        if not np.all(np.isfinite(raw)):
+            raise FloatingPointError(f"the arm's state is not finite after step {len(self._recorded) or '?'}")
+        new, slope = squash(np.asarray(raw, dtype=self.dtype), self.guard)
+        self._pending = (self.state, u, slope)
+        self.state = new
+        return new
+
+    def d_activation(self, x: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``(n, S, S, 3)``: d_input, d_state, d_output of the last step."""
+        import time
+
+        if self._pending is None:
+            raise RuntimeError("ArmPlantLayer.d_activation called before activation")
+        old, u, slope = self._pending
+        t0 = time.perf_counter()
+        dx, du = self.arm.jacobians(old, u)
+        self.plant_seconds += time.perf_counter() - t0
+        n, s = old.shape
+        out = np.zeros((n, s, s, 3), dtype=self.dtype)
+        out[:, :, : self.n_input, 0] = slope[:, :, None] * du
+        out[:, :, :, 1] = slope[:, :, None] * dx
+        out[:, :, :, 2] = self._eye[:n]
+        return out
