@@ -196,9 +196,9 @@ class Arm2(PlanarArm):
         ``q0`` is accepted for interface compatibility and ignored.
         Raises :class:`~bench.errors.OutOfReach` outside ``|l1 - l2| <= r <= l1 + l2``.
         """
-        xy = self._targets(xy, "inverse_kinematics")
+        xy, dtype = self._targets(xy, "inverse_kinematics")
         r2 = np.sum(xy**2, axis=1)
         c = (r2 - self.l1**2 - self.l2**2) / (2 * self.l1 * self.l2)
         q1 = np.arccos(np.clip(c, -1.0, 1.0))
         q0 = np.arctan2(xy[:, 1], xy[:, 0]) - np.arctan2(self.l2 * np.sin(q1), self.l1 + self.l2 * np.cos(q1))
-        return np.stack([q0, q1], axis=1)
+        return np.stack([q0, q1], axis=1).astype(dtype, copy=False)

@@ -89,10 +89,13 @@ class PlanarArm(ArmModel):
         inner = max(0.0, float(2 * lengths.max() - outer))
         return inner, outer
 
-    def _targets(self, xy: object, what: str) -> np.ndarray:
-        """``xy`` checked to be finite ``(n, 2)`` targets inside the reachable annulus."""
+    def _targets(self, xy: object, what: str) -> tuple[np.ndarray, np.dtype]:
+        """``xy`` checked to be finite ``(n, 2)`` targets inside the reachable annulus,
+        as float64, and the dtype the answer should have (that of ``xy``)."""
         who = f"{self.name or type(self).__name__.lower()}.{what}"
-        xy = state_batch(xy, 2, who, "xy").astype(np.float64)
+        xy = state_batch(xy, 2, who, "xy")
+        dtype = xy.dtype
+        xy = xy.astype(np.float64)
         require_finite(xy, "xy", who)
         r = np.hypot(xy[:, 0], xy[:, 1])
         inner, outer = self.reach
@@ -101,7 +104,7 @@ class PlanarArm(ArmModel):
             i = int(np.argmax(bad))
             raise OutOfReach(f"{who}: target {i} at {xy[i].tolist()} is {r[i]:.4f} m from the base; "
                              f"reachable distances are [{inner:.3f}, {outer:.3f}] m")
-        return xy
+        return xy, dtype
 
     def inverse_kinematics(self, xy: np.ndarray, q0: np.ndarray | None = None, *,
                            tol: float = 1e-10, max_iter: int = 500, damping: float = 1e-3) -> np.ndarray:
@@ -114,7 +117,7 @@ class PlanarArm(ArmModel):
         annulus, or one the iteration cannot reach in ``max_iter`` steps.
         """
         who = f"{self.name or type(self).__name__.lower()}.inverse_kinematics"
-        xy = self._targets(xy, "inverse_kinematics")
+        xy, dtype = self._targets(xy, "inverse_kinematics")
         n = xy.shape[0]
         if q0 is None:
             q = np.tile(np.asarray(self.start_q, dtype=np.float64), (n, 1))
@@ -130,7 +133,7 @@ class PlanarArm(ArmModel):
             err = xy - self.hand(q)
             dist = np.hypot(err[:, 0], err[:, 1])
             if dist.max() <= tol:
-                return q
+                return q.astype(dtype, copy=False)
             jac = self.hand_jacobian(q)
             gram = jac @ np.swapaxes(jac, 1, 2) + lam2 * eye
             step = np.swapaxes(jac, 1, 2) @ np.linalg.solve(gram, err[:, :, None])

@@ -103,6 +103,7 @@ def test_dtype_is_kept(key, dtype):
         assert plant.joint_positions(q).dtype == dtype
         assert plant.hand_jacobian(q).dtype == dtype
         assert plant.inertia(q).dtype == dtype
+        assert plant.inverse_kinematics(plant.hand(q)).dtype == dtype
 
 
 def test_float32_state_with_float64_input_keeps_float32():
