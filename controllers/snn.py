@@ -47,13 +47,13 @@ TRAINING_KEYS = ("model", "epochs", "minibatch", "learning_rate", "rate_loss_wei
 @dataclass
 class SNNSettings:
     model: str = setting("default", "'default', a saved .keras/.h5 file, or 'module:function(input_shape, n_classes)'")
-    epochs: int = setting(15, "rate-mode training epochs", ge=0, le=100000)
+    epochs: int = setting(30, "rate-mode training epochs", ge=0, le=100000)
     minibatch: int = setting(32, "training minibatch size", ge=1)
     learning_rate: float = setting(1e-3, "RMSprop learning rate", gt=0)
     rate_loss_weight: float = setting(0.0, "weight of the firing-rate loss on hidden layers (0: off)", ge=0)
     min_hz: float = setting(200.0, "rate-loss lower bound, at scale_firing_rates=1", unit="Hz", ge=0)
     max_hz: float = setting(300.0, "rate-loss upper bound, at scale_firing_rates=1", unit="Hz", gt=0)
-    scale_firing_rates: float = setting(100.0, "spiking: multiply neuron gains (and divide amplitudes) by this", gt=0)
+    scale_firing_rates: float = setting(300.0, "spiking: multiply neuron gains (and divide amplitudes) by this", gt=0)
     synapse: float = setting(0.01, "spiking: lowpass time constant on every neuron output (0: none)", unit="s", ge=0)
     layer_synapses: tuple[str, ...] = setting((), "spiking: per-layer time constants 'layer=seconds' (override synapse)")
     n_steps: int = setting(30, "spiking: time steps each image is presented for", ge=1, le=100000)
@@ -134,6 +134,8 @@ class SNN(Classifier):
         self.model: Any = None
         self.params: dict[str, np.ndarray] | None = None
         self.train_info: dict[str, Any] = {}
+        #: Seed of the spiking simulators (initial voltages); set by :meth:`fit`.
+        self.sim_seed = 0
 
     # -- model and parameters -------------------------------------------------
     def build(self, input_shape: tuple[int, ...], n_classes: int, seed: int = 0) -> Any:
@@ -207,6 +209,7 @@ class SNN(Classifier):
         self.check_data(x, y)
         classes = int(n_classes or getattr(self.plant, "n_classes", 0) or int(y.max()) + 1)
         seed = int(rng.integers(2**31 - 1))
+        self.sim_seed = int(rng.integers(2**31 - 1))
         self.build(x.shape[1:], classes, seed)
         self.check_data(x, y)
         key = self.training_key(x, y, seed)
@@ -259,8 +262,8 @@ class SNN(Classifier):
             err = tf.nn.relu(rates - hi) + tf.nn.relu(lo - rates)
             return weight * tf.reduce_mean(tf.square(err)) / 2
 
-        tf.random.set_seed(seed)
-        with nengo_dl.Simulator(converter.net, minibatch_size=mb, seed=seed, progress_bar=False) as sim:
+        with snn_model.seeded(seed), nengo_dl.Simulator(converter.net, minibatch_size=mb, seed=seed,
+                                                        progress_bar=False) as sim:
             losses = {out: tf.losses.SparseCategoricalCrossentropy(from_logits=True),
                       **{p: rate_loss for p in hidden}}
             sim.compile(optimizer=tf.optimizers.RMSprop(s.learning_rate), loss=losses)
@@ -424,7 +427,8 @@ class SNN(Classifier):
         outputs = np.empty((n, steps, self.n_classes), np.float32)
         wall = 0.0
         probes = [objs["output"], *objs["neurons"].values()] if record else [objs["output"]]
-        with nengo_dl.Simulator(converter.net, minibatch_size=mb, dt=s.dt, progress_bar=False) as sim:
+        with nengo_dl.Simulator(converter.net, minibatch_size=mb, dt=s.dt, seed=self.sim_seed,
+                                progress_bar=False) as sim:
             for start in range(0, n, mb):
                 chunk = flat[start:start + mb]
                 k = len(chunk)
@@ -451,6 +455,34 @@ class SNN(Classifier):
                           ac_ops=float(ac_steps.sum()) / n, mac_ops=mac_ops,
                           active_fraction=active / total_entries,
                           raster={k: v[0] for k, v in raster.items()}, ac_per_step=ac_steps / n)
+
+    def simulate_core(self, x: np.ndarray, n_steps: int | None = None) -> tuple[np.ndarray, float]:
+        """The same spiking network run by plain ``nengo.Simulator``, one image at a time.
+
+        Returns ``(outputs (n, T, classes), wall_s)``; the wall time covers the
+        simulation steps only (not building).  For comparing simulators.
+        """
+        import nengo
+
+        s = self.settings
+        self.check_data(x)
+        steps = int(n_steps or s.n_steps)
+        converter, objs = self.spiking_network()
+        flat = np.asarray(x, np.float64).reshape(len(x), -1)
+        current = {"image": flat[0]}
+        objs["input"].output = lambda t: current["image"]
+        outputs = np.empty((len(x), steps, self.n_classes), np.float32)
+        wall = 0.0
+        model = nengo.builder.Model(dt=s.dt, decoder_cache=nengo.cache.NoDecoderCache())
+        with nengo.Simulator(converter.net, model=model, progress_bar=False, seed=self.sim_seed) as sim:
+            for i, image in enumerate(flat):
+                current["image"] = image
+                sim.reset()
+                t0 = time.perf_counter()
+                sim.run_steps(steps)
+                wall += time.perf_counter() - t0
+                outputs[i] = sim.data[objs["output"]][-steps:]
+        return outputs, wall
 
     def operation_counts(self, x: np.ndarray) -> dict[str, float]:
         """Rate-mode effective MACs per image, the dense count, activation sparsity and parameter bytes."""

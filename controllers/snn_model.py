@@ -12,10 +12,13 @@ a model (through :mod:`bench.controllers.tfcompat`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
 import json
+import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +36,31 @@ PASSTHROUGH_LAYERS = ("Flatten", "Reshape", "Dropout")
 ACTIVATIONS = ("relu", "linear")
 
 
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed TensorFlow, and Python's and NumPy's global generators (which unseeded Keras
+    initializers draw from), restoring the latter two afterwards."""
+    from .tfcompat import tensorflow
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        tensorflow().keras.utils.set_random_seed(int(seed))
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
 def default_model(input_shape: tuple[int, ...], n_classes: int, seed: int = 0) -> Any:
     """Input → Conv2D(32, 3×3, ReLU) → Flatten → Dense(n_classes) logits."""
     from .tfcompat import tensorflow
 
     tf = tensorflow()
-    tf.random.set_seed(seed)
+    with seeded(seed):
+        return _default_model(tf, input_shape, n_classes)
+
+
+def _default_model(tf: Any, input_shape: tuple[int, ...], n_classes: int) -> Any:
     inp = tf.keras.Input(shape=tuple(input_shape), name="input")
     h = tf.keras.layers.Conv2D(32, 3, activation=tf.nn.relu, name="conv")(inp)
     h = tf.keras.layers.Flatten(name="flatten")(h)
@@ -62,9 +84,9 @@ def build_model(spec: str, input_shape: tuple[int, ...], n_classes: int, seed: i
         path = Path(spec).expanduser()
         if not path.is_file():
             raise InvalidArgument(f"snn: model file {spec!r} does not exist")
-        tf.random.set_seed(seed)
         try:
-            model = tf.keras.models.load_model(path, compile=False, safe_mode=True)
+            with seeded(seed):
+                model = tf.keras.models.load_model(path, compile=False, safe_mode=True)
         except Exception as exc:  # noqa: BLE001 - any failure means "not a Keras model"
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise InvalidArgument(f"snn: {spec!r} is not a Keras model file ({first})") from None
@@ -74,8 +96,8 @@ def build_model(spec: str, input_shape: tuple[int, ...], n_classes: int, seed: i
             fn = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise InvalidArgument(f"snn: cannot import model builder {spec!r}: {exc}") from None
-        tf.random.set_seed(seed)
-        model = fn(tuple(input_shape), int(n_classes))
+        with seeded(seed):
+            model = fn(tuple(input_shape), int(n_classes))
     else:
         raise InvalidArgument(f"snn: model {spec!r} is neither 'default', a .keras/.h5 file nor 'module:function'")
     if not isinstance(model, tf.keras.Model):

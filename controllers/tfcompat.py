@@ -82,4 +82,7 @@ def nengo_dl() -> ModuleType:
             else:
                 sys.modules[name] = previous
     tf.get_logger().setLevel("ERROR")
+    # said on every Simulator built on a CPU-only machine, and by nengo on numpy 2
+    warnings.filterwarnings("ignore", message="No GPU support detected", category=UserWarning)
+    warnings.filterwarnings("ignore", message="numpy.core is deprecated", category=DeprecationWarning)
     return module
