@@ -47,7 +47,7 @@ class AHFSettings:
     init_damping: float = setting(100.0, "initial Tikhonov damping of HF", gt=0, le=1e8)
     min_damping: float = setting(0.0, "floor for HF's adaptive damping (0: none)", ge=0, le=1e8)
     iterations: int = setting(300, "HF updates (batches) to train for in total", ge=0, le=1_000_000)
-    goal: float = setting(0.0, "stop when the mean final distance < goal and every one < 2·goal (0: never)",
+    goal: float = setting(0.003, "stop when the mean final distance < goal and every one < 2·goal (0: never)",
                           unit="m", ge=0)
     max_seconds: float = setting(0.0, "stop after this much training wall time in this call (0: no limit)",
                                  unit="s", ge=0)
@@ -136,8 +136,8 @@ class AHF(Learner):
                                  for m in candidates})) or "none"
         raise CheckpointError(
             f"no shipped ahf weights fit plant {name!r} with these settings (hidden {self.settings.hidden}); "
-            f"shipped: {have}; train some with: bench train {name or 'PLANT'} ahf reach --set {name or 'PLANT'}.dt=0.01 "
-            f"and pass --set ahf.weights=FILE.npz")
+            f"shipped: {have}; train some with: bench train {name or 'PLANT'} ahf reach --dt {self.settings.dt:g} "
+            f"and pass the best checkpoint it writes as --set ahf.weights=FILE.npz")
 
     def _check_fits(self, plant: Any) -> None:
         m = self.meta or {}

@@ -101,15 +101,41 @@ def layer_sizes(n_state: int, hidden: int) -> list[int]:
     return [2 * n_state, hidden, hidden, n_state, n_state]
 
 
-class MaskedRNNet(hf.RNNet):
-    """``hf.RNNet`` whose fixed parameters (``self.fixed``) never change.
+def time_major(a: np.ndarray | None) -> np.ndarray | None:
+    """The same ``(batch, time, ...)`` array, stored time-major in memory.
 
-    ``J_dot`` is also replaced by a version that multiplies the small per-trial
-    Jacobians of the plant layer with ``matmul`` instead of ``einsum`` (same
-    result, fewer temporaries); diagonal Jacobians are unchanged.
+    hessianfree's recurrent loops read ``a[:, s]`` at every step; in its own
+    batch-major layout that slice is strided and every ``np.dot`` on it copies
+    or runs a slow strided kernel.  Stored time-major, ``a[:, s]`` is one
+    contiguous block; shape and values are unchanged, so hessianfree's code
+    runs as is.
+    """
+    if a is None or a.ndim < 3:
+        return a
+    return np.ascontiguousarray(np.swapaxes(a, 0, 1)).swapaxes(0, 1)
+
+
+class MaskedRNNet(hf.RNNet):
+    """``hf.RNNet`` whose fixed parameters (``self.fixed``) never change, with
+    cheaper Gauss-Newton products.
+
+    * ``calc_grad`` and ``calc_G`` zero the fixed entries, so CG never moves them.
+    * ``cache_minibatch`` re-stores the cached activations, derivatives, loss
+      curvature and scratch space time-major (:func:`time_major`): ``calc_G``
+      and ``calc_grad`` then slice contiguous memory at every step.
+    * ``J_dot`` multiplies the small per-trial Jacobians of the plant layer
+      with ``matmul`` instead of ``einsum`` (same result, fewer temporaries);
+      diagonal Jacobians are unchanged.
     """
 
     fixed: np.ndarray | None = None
+
+    def cache_minibatch(self, inputs, targets, minibatch=None):
+        super().cache_minibatch(inputs, targets, minibatch)
+        self.activations = [time_major(a) for a in self.activations]
+        self.d_activations = [time_major(a) for a in self.d_activations]
+        self.d2_loss = [time_major(a) for a in self.d2_loss]
+        self.tmp_space = [time_major(a) for a in self.tmp_space]
 
     def calc_grad(self) -> np.ndarray:
         grad = super().calc_grad()

@@ -329,3 +329,18 @@ def test_weights_are_written_atomically_and_read_without_pickle(tmp_path):
     with pytest.raises(CheckpointError):
         ckpt.read_weights(tmp_path / "obj.npz")
     assert isinstance(Path(p), Path)
+
+
+def test_time_major_cache_gives_hessianfrees_own_products():
+    """The re-laid-out cache changes speed, not results: same gradient and Gv as plain hf."""
+    net = tiny_net(0.3, 0.05)
+    v = np.random.default_rng(4).standard_normal(net.W.size)
+    ours = net.calc_grad(), net.calc_G(v.copy(), damping=0.5).copy()
+    assert net.activations[1][:, 2].flags.c_contiguous
+    hf.RNNet.cache_minibatch(net, net.inputs, net.targets)
+    assert not net.activations[1][:, 2].flags.c_contiguous
+    g = hf.RNNet.calc_grad(net)
+    gv = hf.RNNet.calc_G(net, v.copy(), damping=0.5)
+    g[net.fixed] = 0
+    gv[net.fixed] = 0
+    assert np.allclose(ours[0], g, rtol=1e-12, atol=1e-15) and np.allclose(ours[1], gv, rtol=1e-12, atol=1e-15)

@@ -5,6 +5,9 @@ of the link lengths / 8, i.e. (l1+l2)/8 for arm2) around the start hand
 position.  Every trial starts from the arm's start posture at rest and lasts
 ``duration`` seconds; all trials run as one batch, so the controller sees
 ``(targets, S)`` observations and ``(targets, 2)`` hand targets (metres).
+With ``return_phase`` the target then moves back to the start hand position
+for another ``duration``; the ``return_*`` metrics measure the way back (the
+other metrics still describe the outward reach).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ METRICS = {
     "effort": Metric("N²·m²·s", "lower", "sum of |u|²·dt, mean over targets"),
     "latency_us_per_call": Metric("µs", "lower", "wall time of one batched act() call"),
     "latency_us_per_arm": Metric("µs", "lower", "wall time of act() per arm"),
+    "return_distance_mean": Metric("m", "lower", "return phase: mean hand-start distance at the end"),
+    "return_distance_max": Metric("m", "lower", "return phase: largest hand-start distance at the end"),
+    "return_within_tolerance": Metric("", "higher", "return phase: fraction back within tolerance at the end"),
 }
 
 
@@ -40,6 +46,8 @@ class ReachSettings:
     duration: float = setting(0.4, "length of each reach", unit="s", gt=0)
     tolerance: float = setting(0.01, "distance that counts as reached", unit="m", gt=0)
     frame_points: int = setting(100, "time points per target kept in the trajectory table", ge=2)
+    return_phase: bool = setting(False, "after the reach, the target moves back to the start for another "
+                                        "`duration` (adds the return_* metrics)")
 
 
 def circle_targets(arm: Any, n: int, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -64,16 +72,18 @@ class Reach(Task):
         steps = int(round(s.duration / plant.dt))
         if steps < 1:
             raise InvalidArgument(f"reach: duration {s.duration} s is shorter than one step of {plant.dt} s")
+        total = 2 * steps if s.return_phase else steps
+        home = np.tile(start, (n, 1))
         x = np.tile(plant.start_state, (n, 1))
         controller.reset(n, rng)
-        hands = np.empty((steps + 1, n, 2))
+        hands = np.empty((total + 1, n, 2))
         hands[0] = plant.hand(x[:, : plant.n_joints])
         effort = np.zeros(n)
         act_time = 0.0
-        for k in range(steps):
+        for k in range(total):
             obs = plant.observation(x)
             t0 = time.perf_counter()
-            u = controller.act(obs, targets)
+            u = controller.act(obs, targets if k < steps else home)
             act_time += time.perf_counter() - t0
             u = np.asarray(u)
             if u.shape != (n, plant.input_size):
@@ -81,16 +91,19 @@ class Reach(Task):
                                       f"expected ({n}, {plant.input_size})")
             x = plant.step(x, u)
             if not np.all(np.isfinite(x)):
-                raise Diverged(f"reach: state not finite at step {k + 1} of {steps}")
+                raise Diverged(f"reach: state not finite at step {k + 1} of {total}")
             effort += np.sum(u.astype(float) ** 2, axis=1) * plant.dt
             hands[k + 1] = plant.hand(x[:, : plant.n_joints])
-        dist = np.linalg.norm(hands - targets[None], axis=2)  # (T+1, n)
+        current = np.broadcast_to(targets, hands.shape).copy()  # the target at each step
+        current[steps + 1:] = home
+        dist_all = np.linalg.norm(hands - current, axis=2)  # (total+1, n)
+        dist = dist_all[: steps + 1]
         final = dist[-1]
         inside = dist <= s.tolerance
         entered = inside.any(axis=0)
         first = np.where(entered, inside.argmax(axis=0), -1)
         t_first = first[entered] * plant.dt
-        path = np.linalg.norm(np.diff(hands, axis=0), axis=2).sum(axis=0)
+        path = np.linalg.norm(np.diff(hands[: steps + 1], axis=0), axis=2).sum(axis=0)
         straight = np.linalg.norm(targets - start, axis=1)
         metrics = {
             "final_distance_mean": final.mean(),
@@ -100,23 +113,28 @@ class Reach(Task):
             "entered_tolerance": entered.mean(),
             "path_ratio": np.mean(path / straight),
             "effort": effort.mean(),
-            "latency_us_per_call": act_time / steps * 1e6,
-            "latency_us_per_arm": act_time / steps / n * 1e6,
+            "latency_us_per_call": act_time / total * 1e6,
+            "latency_us_per_arm": act_time / total / n * 1e6,
         }
-        return self.result(metrics, frames={"trajectory": self._frame(hands, dist, targets, plant.dt)})
+        if s.return_phase:
+            back = dist_all[-1]
+            metrics.update(return_distance_mean=back.mean(), return_distance_max=back.max(),
+                           return_within_tolerance=np.mean(back <= s.tolerance))
+        return self.result(metrics, frames={"trajectory": self._frame(hands, dist_all, current, plant.dt)})
 
     def _frame(self, hands: np.ndarray, dist: np.ndarray, targets: np.ndarray, dt: float):
+        """``targets``: ``(steps+1, n, 2)``, the target in force at each step."""
         import pandas as pd
 
         steps = hands.shape[0]
         keep = np.unique(np.linspace(0, steps - 1, min(steps, self.settings.frame_points)).round().astype(int))
-        n = targets.shape[0]
+        n = targets.shape[1]
         return pd.DataFrame({
             "step": np.repeat(keep, n),
             "t": np.repeat(keep * dt, n),
             "target": np.tile(np.arange(n), keep.size),
-            "target_x": np.tile(targets[:, 0], keep.size),
-            "target_y": np.tile(targets[:, 1], keep.size),
+            "target_x": targets[keep, :, 0].ravel(),
+            "target_y": targets[keep, :, 1].ravel(),
             "hand_x": hands[keep, :, 0].ravel(),
             "hand_y": hands[keep, :, 1].ravel(),
             "distance": dist[keep].ravel(),
