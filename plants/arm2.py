@@ -93,7 +93,7 @@ class Arm2(PlanarArm):
         * the matrix ``W`` with ``d ddq/d[x, u] = M⁻¹ W`` is linear in the features
           ``F = [s·ddq, c·hb, s·dq, 1]``, so the flattened ``(4, 6)`` Jacobian of the
           step is ``P @ [F / det, c·F / det, 1]``: one product (the last column of
-          ``P`` holds the identity part).
+          ``P`` holds the identity part); ``P`` is stored transposed.
         """
         k1, k2, k3, k4, dt = self.K1, self.K2, self.K3, self.K4, self.dt
         hb = np.array([[0.0, -0.5, -0.5, -0.5], [0.5, 0.0, 0.0, 0.0]])
@@ -116,7 +116,8 @@ class Arm2(PlanarArm):
         ident[[0, 1], [2, 3]] = dt
         p0 = np.einsum("ri,ij,jcf->rcf", rows, adj0, w).reshape(24, 7)
         p1 = np.einsum("ri,ij,jcf->rcf", rows, adj1, w).reshape(24, 7)
-        return hb, np.concatenate([adj0, adj1]), det, np.concatenate([p0, p1, ident.reshape(24, 1)], axis=1)
+        p = np.concatenate([p0, p1, ident.reshape(24, 1)], axis=1)
+        return hb, np.concatenate([adj0, adj1]), det, np.ascontiguousarray(p.T)
 
     # -- dynamics ----------------------------------------------------------
     def inertia(self, q: np.ndarray) -> np.ndarray:
@@ -182,7 +183,7 @@ class Arm2(PlanarArm):
         f[6] = inv
         np.multiply(c, f[:7], out=f[7:14])
         f[14] = 1.0
-        full = np.ascontiguousarray((p @ f).T).reshape(n, 4, 6)
+        full = (f.T @ p).reshape(n, 4, 6)
         check = full.reshape(-1)
         xv = x.reshape(-1)
         if not np.isfinite(check @ check + xv @ xv):

@@ -257,14 +257,14 @@ class Arm3(PlanarArm):
         w = dq @ t["lower_t"]                                     # absolute angular velocities
         w2 = w * w
         tau = u - self.damping * dq if self.damping else u
-        r = tau @ t["d"].T - (p @ w2[:, :, None])[:, :, 0]
+        r = tau @ t["d"].T - np.einsum("nij,nj->ni", p, w2)
         if self.gravity:
             phi = q @ t["lower_t"]
             r -= t["gb"] * np.cos(phi)
         cof = (cr[:, :, None] * cr[:, None, :]).reshape(n, 16) @ t["cof_of_cos"]
         qf = big_q.reshape(n, 9)
         qinv = (cof / (qf[:, :3] * cof[:, :3]).sum(axis=1)[:, None]).reshape(n, 3, 3)   # Q⁻¹
-        acc = (qinv @ r[:, :, None])[:, :, 0]                     # dw/dt
+        acc = np.einsum("nij,nj->ni", qinv, r)                    # dw/dt
         rr = big_q * w2[:, None, :] - p * acc[:, None, :]          # R
         diag = rr.sum(axis=2)
         if self.gravity:
@@ -275,7 +275,8 @@ class Arm3(PlanarArm):
         if self.damping:
             k[:, :, 3:6] += t["damp"]                             # -damping·D, before the ·L below
         k[:, :, 6:] = t["d"]
-        full = (t["to_rows"] @ qinv) @ (k @ t["lower9"]) + t["ident"]   # (n, 6, 9)
+        k = (k.reshape(3 * n, 9) @ t["lower9"]).reshape(n, 3, 9)     # d/d[q, dq, u] = d/d[phi, w, u] · L
+        full = (t["to_rows"] @ qinv) @ k + t["ident"]                  # (n, 6, 9)
         a_, b_ = full[:, :, :6], full[:, :, 6:]
         check = full.reshape(-1)
         xv = x.reshape(-1)
