@@ -206,8 +206,8 @@ class Arm3(PlanarArm):
         w1 = w0 + xt[4]
         w2 = w1 + xt[5]
         q12 = q1 + q2
-        a0, a1, a2 = self.a_diag
-        p01, p02, p12 = self.a_pair
+        a0, a1, a2 = self.a_diag.tolist()  # Python floats keep float32 math in float32
+        p01, p02, p12 = self.a_pair.tolist()
         d = p01 * np.cos(q1)
         e = p02 * np.cos(q12)
         f = p12 * np.cos(q2)
@@ -224,7 +224,7 @@ class Arm3(PlanarArm):
         r1 = tau[1] - tau[2] - s01 * w0s + s12 * w2s
         r2 = tau[2] - s02 * w0s - s12 * w1s
         if self.gravity:
-            gb = self.gravity * self.b
+            gb = (self.gravity * self.b).tolist()
             r0 = r0 - gb[0] * np.cos(xt[0])
             r1 = r1 - gb[1] * np.cos(xt[0] + q1)
             r2 = r2 - gb[2] * np.cos(xt[0] + q12)
