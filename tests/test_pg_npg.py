@@ -173,6 +173,21 @@ def test_nan_update_is_skipped_and_changes_nothing(cartpole, batch):
             np.testing.assert_array_equal(a, b)
 
 
+def test_saturated_policy_makes_the_fused_npg_step_nan_and_it_is_skipped(cartpole):
+    """A policy whose softmax is exactly 0/1 has zero scores, F = 0 and g = 0: the step is NaN."""
+    learner = fresh("npg", cartpole, seed=3)
+    saturated = [np.zeros((4, 2)), np.array([0.0, 1e6])]  # always push right, with probability exactly 1
+    learner.set_weights(saturated)
+    rng = np.random.default_rng(0)
+    eps = collect(learner.cart, lambda o: sample_from_logits(policy_logits(learner.params, o), rng), rng, 200, 200)
+    assert np.abs(learner.scores(eps.observations, eps.actions)).max() == 0
+    value_before = learner.value_params[0].copy()
+    assert learner.update(eps) is False
+    np.testing.assert_array_equal(learner.params[1], saturated[1])
+    np.testing.assert_array_equal(learner.params[0], saturated[0])
+    assert not np.array_equal(learner.value_params[0], value_before)  # the value step still ran
+
+
 class ZeroAdvantageNPG(NPG):
     """An NPG whose odd batches see all-zero advantages: g = 0, so the natural step is NaN."""
 
