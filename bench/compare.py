@@ -2,7 +2,8 @@
 
 BASE and HEAD are each one of
 
-* a store file (``base.sqlite``): the runs of its most recent commit;
+* a store file (``base.sqlite``): its newest run of each plant, controller,
+  task, settings and seed;
 * run ids in ``--db``: ``12``, ``12,13,14`` or ``12-20``;
 * a commit (sha prefix, branch or tag, resolved with ``git rev-parse``): the
   runs in ``--db`` that recorded it.
@@ -76,10 +77,12 @@ def select(ref: str, db: Path | None, where: Mapping[str, Any] | None = None) ->
         df = Store(path).dataframe(where)
         if df.empty:
             raise CompareError(f"{ref}: no successful runs" + (f" matching {where}" if where else ""))
-        latest = df.loc[df["run_id"].idxmax(), "commit"]
-        if isinstance(latest, str):
-            df = df[df["commit"] == latest]
-        return f"{ref} @ {str(latest)[:12] if isinstance(latest, str) else 'no commit'}", df
+        # the newest run of each (plant, controller, task, settings, seed): a store that accumulated
+        # several commits is read as its latest state
+        newest = df.groupby(["plant", "controller", "task", "settings_hash", "seed"])["run_id"].transform("max")
+        df = df[df["run_id"] == newest]
+        commits = sorted({str(c)[:12] for c in df["commit"].dropna()})
+        return f"{ref} @ {', '.join(commits) or 'no commit'}", df
     if db is None or not Path(db).is_file():
         raise CompareError(f"{ref!r} is not a store file, and there is no store {db} to look up run ids or commits in")
     store = Store(db)

@@ -249,19 +249,18 @@ def cmd_ci(args: Any, out: Any, err: Any) -> int:
     sweep_plan = suite.plan(workroot=(db.parent / "runs").resolve())
     commit = git_commit()
     out(f"suite {suite.label} ({suite.path}): {len(sweep_plan.jobs)} runs, commit {commit or 'unknown (not a git checkout)'}")
-    code = execute_plan(sweep_plan, args, db, out, err)
-    if code == 130:
-        return code
+    report = execute_plan(sweep_plan, args, db, out, err)
+    if report.interrupted:
+        return report.exit_code
     from .reports import stats
 
-    where = {"suite": suite.label}
-    if commit:
-        where["git_commit"] = commit
-    df = Store(db).dataframe(where=where)
-    if not df.empty:
-        table = stats.markdown(stats.summary(df, runs=Store(db).runs(where)))
+    store = Store(db)
+    where = {"id": report.run_ids}
+    df = store.dataframe(where=where)
+    if report.run_ids:
+        table = stats.markdown(stats.summary(df, runs=store.runs(where)))
         out(table)
         if args.summary:
             args.summary.parent.mkdir(parents=True, exist_ok=True)
             args.summary.write_text(f"## Suite {suite.label} at {commit}\n\n{table}\n", encoding="utf-8")
-    return code
+    return report.exit_code

@@ -304,8 +304,14 @@ class SweepReport:
     ok: list[int] = dataclasses.field(default_factory=list)
     failed: list[int] = dataclasses.field(default_factory=list)
     skipped: list[Job] = dataclasses.field(default_factory=list)
+    skipped_ids: list[int] = dataclasses.field(default_factory=list)
     lost: list[tuple[Job, str]] = dataclasses.field(default_factory=list)
     interrupted: bool = False
+
+    @property
+    def run_ids(self) -> list[int]:
+        """Ids of every stored run of the sweep: run now (ok or failed) or skipped as already stored."""
+        return sorted(self.ok + self.failed + self.skipped_ids)
 
     @property
     def exit_code(self) -> int:
@@ -407,8 +413,11 @@ def run_sweep(sweep: Plan, store: Any, *, executor: str = "local", jobs: int | N
     version = code_version()
     todo = []
     for job in sweep.jobs:
-        if not rerun and store.find(job.plant, job.controller, job.task, job.settings_hash, job.seed, version):
+        found = None if rerun else store.find(job.plant, job.controller, job.task, job.settings_hash, job.seed,
+                                               version)
+        if found is not None:
             report.skipped.append(job)
+            report.skipped_ids.append(found)
         else:
             todo.append(job)
     if not todo:
@@ -492,8 +501,8 @@ def add_parser(sub: Any) -> None:
 
 
 def execute_plan(sweep: Plan, args: Any, db: Path, out: Callable[[str], None], err: Callable[[str], None],
-                 prog: str = "bench") -> int:
-    """Print the refused combinations, run the plan into ``db`` and print the outcome; the exit code."""
+                 prog: str = "bench") -> SweepReport:
+    """Print the refused combinations, run the plan into ``db`` and print the outcome."""
     from .store import Store
 
     for line in sweep.refused:
@@ -508,7 +517,7 @@ def execute_plan(sweep: Plan, args: Any, db: Path, out: Callable[[str], None], e
     for job, why in report.lost:
         err(f"{prog}: lost: {job.label}: {why}")
     out(f"sweep of {len(sweep.jobs)} runs: {report.line()}; store {db}")
-    return report.exit_code
+    return report
 
 
 def cmd_sweep(args: Any, out: Callable[[str], None], err: Callable[[str], None]) -> int:
@@ -521,4 +530,4 @@ def cmd_sweep(args: Any, out: Callable[[str], None], err: Callable[[str], None])
                  workroot=(db.parent / "runs").resolve())
     out(f"sweep: {sweep.combinations} combination(s) x {len(seeds)} seed(s) = {len(sweep.jobs)} runs"
         + (f", {len(sweep.refused)} combination(s) refused" if sweep.refused else ""))
-    return execute_plan(sweep, args, db, out, err)
+    return execute_plan(sweep, args, db, out, err).exit_code

@@ -34,6 +34,14 @@ latency_us_per_arm = "off"
 """
 
 
+@pytest.fixture(autouse=True)
+def _fresh_commit():
+    """Read the checkout's commit afresh: worker processes do, and the tree may move between tests."""
+    import bench.runner
+
+    bench.runner.git_commit.cache_clear()
+
+
 def suite_file(name: str, kp: float = 200, extra: str = "") -> str:
     Path(name).write_text(SUITE.format(kp=kp, extra=extra))
     return name

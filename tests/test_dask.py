@@ -15,6 +15,14 @@ from bench.sweep import plan, run_sweep  # noqa: E402
 from test_sweep import consistent, rows  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _fresh_commit():
+    """Read the checkout's commit afresh: worker processes do, and the tree may move between tests."""
+    import bench.runner
+
+    bench.runner.git_commit.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def cluster():
     import dask

@@ -20,6 +20,14 @@ BIN = Path(sys.executable).parent
 TIMING = ("latency_us_per_call", "latency_us_per_arm")  # wall-clock metrics differ run to run
 
 
+@pytest.fixture(autouse=True)
+def _fresh_commit():
+    """Read the checkout's commit afresh: worker processes do, and the tree may move between tests."""
+    import bench.runner
+
+    bench.runner.git_commit.cache_clear()
+
+
 def rows(db: Path) -> set[tuple]:
     """Every stored (plant, controller, task, settings hash, seed, metric, value), timings left out."""
     df = Store(db).dataframe()
