@@ -43,6 +43,11 @@ PREFERRED_Y = {"curve": ("max_reward", "mean_reward"), "trajectory": ("distance"
 #: (accuracy-like, latency-like) metric names for the Pareto figure, in order of preference.
 PARETO_ACCURACY = ("spiking_accuracy", "accuracy", "test_accuracy", "auto_accuracy")
 PARETO_LATENCY = ("latency_steps", "latency_ms", "settle_steps", "auto_n_steps", "latency_us_per_call")
+#: Columns worth a curve in a frame of unknown name (e.g. AHF training: iteration, error, distance_mean).
+GOOD_Y = ("max_reward", "mean_reward", "accuracy", "distance_mean", "distance_max", "error", "loss", "reward",
+          "distance")
+#: Wall-clock columns, not drawn from frames of unknown name.
+TIMING = r"(^|_)(wall|cpu)(_|$)|_(s|ms|us)$"
 MAX_CURVES_PER_FRAME = 3
 
 
@@ -100,10 +105,14 @@ def _x_column(frame: pd.DataFrame) -> str | None:
 
 
 def _y_columns(name: str, frame: pd.DataFrame, x: str) -> list[str]:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
     numeric = [str(c) for c in frame.columns if c != x and str(c) not in SKIP_Y
-               and np.issubdtype(frame[c].dtype, np.number) and str(c).lower() not in X_COLUMNS]
-    preferred = [c for c in PREFERRED_Y.get(name, ()) if c in numeric]
-    return (preferred or numeric)[:MAX_CURVES_PER_FRAME]
+               and is_numeric_dtype(frame[c].dtype) and not is_bool_dtype(frame[c].dtype)
+               and str(c).lower() not in X_COLUMNS]
+    preferred = [c for c in PREFERRED_Y.get(name, GOOD_Y) if c in numeric]
+    plain = [c for c in numeric if not re.search(TIMING, c)]
+    return (preferred or plain)[:MAX_CURVES_PER_FRAME]
 
 
 def learning_curves(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,

@@ -168,7 +168,10 @@ def _curve_store(path: Path) -> Store:
             reward = 500 * (1 - np.exp(-rate * batch)) + rng.normal(0, 10, 10)
             r = Result(metrics={"final_reward": reward[-1], "accuracy": 0.8 + rate / 10 + seed / 100,
                                 "latency_steps": 20 * rate + seed},
-                       frames={"curve": pd.DataFrame({"batch": batch, "max_reward": reward, "mean_reward": reward / 2})},
+                       frames={"curve": pd.DataFrame({"batch": batch, "max_reward": reward, "mean_reward": reward / 2}),
+                               # a training history of another name (AHF-like): timing columns are not drawn
+                               "training": pd.DataFrame({"iteration": batch, "wall_s": batch * 0.1,
+                                                         "error": 1 / (1 + batch), "phase": ["fixed"] * 10})},
                        info={"final_reward": Metric("", "higher"), "accuracy": Metric("", "higher"),
                              "latency_steps": Metric("steps", "lower")})
             r.meta.update(plant="cartpole", controller=ctrl, task="balance", seed=seed,
@@ -183,7 +186,8 @@ def test_learning_curves_band_per_learner_and_graceful_without_frames(tmp_path):
     df = s.dataframe()
     figs = learning_curves(s, df, tmp_path / "fig")
     names = sorted(f.path.name for f in figs)
-    assert names == ["balance-cartpole-curve-max_reward.png", "balance-cartpole-curve-mean_reward.png"]
+    assert names == ["balance-cartpole-curve-max_reward.png", "balance-cartpole-curve-mean_reward.png",
+                     "balance-cartpole-training-error.png"]
     assert all(f.path.read_bytes()[:8] == PNG for f in figs)
     assert len(pareto(s, df, tmp_path / "fig")) == 1
     # a run without frames: no figure, no error
