@@ -35,7 +35,9 @@ import datetime as _dt
 import itertools
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -449,6 +451,7 @@ def run_sweep(sweep: Plan, store: Any, *, executor: str = "local", jobs: int | N
 
     futures: dict[Any, Job] = {}
     consumed: set[Any] = set()
+    old_term = _term_as_interrupt()
     try:
         if isinstance(pool, _InProcess):
             for job in todo:
@@ -478,7 +481,20 @@ def run_sweep(sweep: Plan, store: Any, *, executor: str = "local", jobs: int | N
     finally:
         progress.close()
         close()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     return report
+
+
+def _term_as_interrupt() -> Any:
+    """Make SIGTERM stop the sweep like Ctrl-C (completed runs kept, workers shut down); the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 # -- bench sweep -------------------------------------------------------------------
