@@ -52,6 +52,7 @@ class DiscretePlant:
         self.name = name
         self.n_actions = int(n_actions)
         self._to_input = to_input
+        self._inputs = np.asarray(to_input(np.arange(self.n_actions)))  # (A, U): the plant's own map
         self._terminated = terminated
         probe = plant.initial_state(1, np.random.default_rng(0))
         self.observation_size = int(np.asarray(plant.observation(probe)).shape[1])
@@ -63,8 +64,8 @@ class DiscretePlant:
         return self.plant.observation(x)
 
     def inputs(self, actions: np.ndarray) -> np.ndarray:
-        """``(n, U)`` plant inputs for ``(n,)`` integer actions."""
-        return self._to_input(np.asarray(actions))
+        """``(n, U)`` plant inputs for ``(n,)`` integer actions (looked up in the plant's ``action_force``)."""
+        return self._inputs[actions]
 
     def step(self, x: np.ndarray, actions: np.ndarray) -> np.ndarray:
         return self.plant.step(x, self.inputs(actions))
@@ -115,30 +116,33 @@ def run_wave(plant: DiscretePlant, choose: Callable[[np.ndarray], np.ndarray], m
     """Run ``m`` episodes side by side until each terminates or reaches ``max_steps``.
 
     ``choose(obs (k, S)) -> (k,)`` actions of the carts still running.
-    Returns ``(obs (max_steps, m, S), actions (max_steps, m), lengths (m,))``;
-    entries past an episode's length are undefined.
+    Returns ``(observations (N, S), actions (N,), lengths (m,))`` with the
+    ``N = sum(lengths)`` steps grouped by episode (episode 0 first), each
+    episode in time order.
     """
     x = plant.initial_state(m, rng)
-    obs_buf = np.empty((max_steps, m, plant.observation_size))
-    act_buf = np.zeros((max_steps, m), dtype=np.int32)
-    lengths = np.zeros(m, dtype=np.int64)
+    obs_steps, act_steps, id_steps = [], [], []
     ids = np.arange(m)
     for t in range(max_steps):
         o = plant.observation(x)
         a = choose(o)
-        obs_buf[t, ids] = o
-        act_buf[t, ids] = a
+        obs_steps.append(o)
+        act_steps.append(a)
+        id_steps.append(ids)
         x = plant.step(x, a)
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(x.sum()):
             raise Diverged(f"rollout: plant state not finite at step {t + 1}")
-        lengths[ids] += 1
         done = plant.terminated(x)
         if done.any():
             keep = ~done
             ids, x = ids[keep], x[keep]
             if ids.size == 0:
                 break
-    return obs_buf, act_buf, lengths
+    episode = np.concatenate(id_steps)
+    order = np.argsort(episode, kind="stable")  # stable: time order within each episode
+    obs = np.concatenate(obs_steps)[order]
+    actions = np.concatenate(act_steps).astype(np.int32, copy=False)[order]
+    return obs, actions, np.bincount(episode, minlength=m)
 
 
 def sample_actions(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -151,13 +155,16 @@ def sample_actions(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def sample_from_logits(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``(n,)`` actions drawn from ``softmax(logits)``; the same draws as :func:`sample_actions`.
 
-    Two actions take a shortcut: ``a = [u >= pi_0]`` with ``pi_0 = 1 / (1 + exp(z_1 - z_0))``.
+    Two actions take a shortcut: ``a = [u >= pi_0]`` with ``pi_0 = 1 / (1 + exp(z_1 - z_0))``,
+    tested in logit space as ``z_1 - z_0 >= log(1/u - 1)`` (no overflow).
     """
     if logits.shape[1] != 2:
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return sample_actions(e / e.sum(axis=1, keepdims=True), rng)
-    p0 = 1.0 / (1.0 + np.exp(np.clip(logits[:, 1] - logits[:, 0], -700.0, 700.0)))
-    return (rng.random(logits.shape[0]) >= p0).astype(np.int32)
+    u = rng.random(logits.shape[0])
+    with np.errstate(divide="ignore"):  # u = 0 (probability 2**-53): threshold inf, action 0
+        threshold = np.log(1.0 / u - 1.0)
+    return (logits[:, 1] - logits[:, 0] >= threshold).astype(np.int32)
 
 
 def collect(plant: DiscretePlant, choose: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator,
@@ -169,19 +176,19 @@ def collect(plant: DiscretePlant, choose: Callable[[np.ndarray], np.ndarray], rn
     (1 = the reference's one-cart-at-a-time rollout); by default it is sized
     from ``expected_length`` (e.g. the previous batch's mean episode length).
     """
-    obs_parts, act_parts, lengths = [], [], []
+    obs_parts, act_parts, length_parts = [], [], []
     total = 0
     while total < batch_steps:
         need = batch_steps - total
         m = wave or max(1, math.ceil(1.3 * need / max(1.0, min(expected_length, max_steps))) + 1)
         m = min(m, need)
-        ob, ac, ln = run_wave(plant, choose, m, max_steps, rng)
-        for i in range(m):
-            n = int(ln[i])
-            obs_parts.append(ob[:n, i])
-            act_parts.append(ac[:n, i])
-            lengths.append(n)
-            total += n
-            if total >= batch_steps:
-                break
-    return Episodes(np.concatenate(obs_parts), np.concatenate(act_parts), np.asarray(lengths, dtype=np.int64))
+        obs, actions, lengths = run_wave(plant, choose, m, max_steps, rng)
+        ends = np.cumsum(lengths)
+        k = int(np.searchsorted(ends, need)) + 1  # episodes in index order until `need` steps
+        k = min(k, m)
+        obs_parts.append(obs[:ends[k - 1]])
+        act_parts.append(actions[:ends[k - 1]])
+        length_parts.append(lengths[:k])
+        total += int(ends[k - 1])
+    return Episodes(np.concatenate(obs_parts), np.concatenate(act_parts),
+                    np.concatenate(length_parts).astype(np.int64))
