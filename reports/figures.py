@@ -58,6 +58,7 @@ class Figure:
     title: str
     path: Path
     caption: str = ""
+    task: str = ""
 
 
 def _pyplot():
@@ -158,7 +159,7 @@ def learning_curves(store: Any, df: pd.DataFrame, out: Path, variants: dict[str,
                 ax.legend(fontsize=8)
                 path = _save(fig, out, f"{task}-{plant}-{name}-{y}")
                 figures.append(Figure(f"{task} on {plant}: {y} per {x}", path,
-                                      f"mean over seeds, shaded: 95% bootstrap CI ({name} frame)"))
+                                      f"mean over seeds, shaded: 95% bootstrap CI ({name} frame)", task))
     return figures
 
 
@@ -210,7 +211,8 @@ def reach_paths(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str
             ax.tick_params(labelsize=7)
         path = _save(fig, out, f"reach-paths-{plant}")
         figures.append(Figure(f"reach trajectories on {plant}", path,
-                              "hand paths (coloured) to the targets (x), arm at its start posture (grey)"))
+                              "hand paths (coloured) to the targets (x), arm at its start posture (grey)",
+                              str(panels["task"].iloc[0])))
     return figures
 
 
@@ -236,7 +238,8 @@ def rasters(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | 
             ax.set_ylabel("neuron")
             ax.set_title(f"{row.task} on {row.plant}: {_label(row, variants)} spikes (seed {row.seed})")
             path = _save(fig, out, f"raster-{row.plant}-{row.controller}-{row.task}-{name}")
-            figures.append(Figure(f"spike raster: {_label(row, variants)} on {row.plant}", path, f"{name} frame"))
+            figures.append(Figure(f"spike raster: {_label(row, variants)} on {row.plant}", path, f"{name} frame",
+                                  row.task))
     return figures
 
 
@@ -287,7 +290,7 @@ def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | N
         ax.legend(fontsize=7)
         path = _save(fig, out, f"pareto-{plant}-{task}")
         figures.append(Figure(f"{task} on {plant}: accuracy/latency Pareto front", path,
-                              f"one point per run; dashed: runs no other run beats on both {acc} and {lat}"))
+                              f"one point per run; dashed: runs no other run beats on both {acc} and {lat}", task))
     return figures
 
 
@@ -309,7 +312,7 @@ def run_images(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str]
             dest = out / f"{_slug(f'run{row.run_id}-{name}')}.png"
             shutil.copyfile(src, dest)
             figures.append(Figure(f"{row.task} on {row.plant}: {_label(row, variants)}: {name.replace('_', ' ')}",
-                                  dest, f"saved by run {row.run_id} (seed {row.seed})"))
+                                  dest, f"saved by run {row.run_id} (seed {row.seed})", row.task))
     return figures
 
 

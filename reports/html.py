@@ -29,7 +29,7 @@ body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; marg
 h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 .meta { color: #666; font-size: .9em; }
 table { border-collapse: collapse; font-size: .85em; margin: .5em 0 1.5em; }
-th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
+th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; white-space: nowrap; }
 th { background: #f3f3f3; } td.name { text-align: left; }
 tr.best td.mean { font-weight: bold; background: #e8f5e9; }
 tr.failed td { background: #fdecea; }
@@ -45,7 +45,7 @@ def _html_table(s: pd.DataFrame) -> str:
     head, rows = stats.table_rows(s)
     out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
     for r, cells in zip(s.itertuples(index=False), rows):
-        cls = "best" if r.best else ("failed" if r.n == 0 else "")
+        cls = "best" if r.best else ("failed" if r.failures else "")
         tds = "".join(f"<td class=\"{'name' if h in LEFT else ('mean' if h == 'mean' else '')}\">{html.escape(c)}</td>"
                       for h, c in zip(head, cells))
         out.append(f"<tr class=\"{cls}\">{tds}</tr>")
@@ -63,6 +63,12 @@ def _failures_html(runs: list[Mapping[str, Any]]) -> str:
         f"<td class=\"name\">{html.escape(str(r['log_path'] or ''))}</td></tr>" for r in failed)
     return ("<h2>Failed runs</h2><table><tr><th>run</th><th>plant controller task</th><th>seed</th><th>error</th>"
             f"<th>traceback log</th></tr>{rows}</table>")
+
+
+def _figure_html(f: _figures.Figure, out: Path) -> str:
+    src = html.escape(f.path.relative_to(out).as_posix())
+    return (f"<figure><img src=\"{src}\" alt=\"{html.escape(f.title)}\">"
+            f"<figcaption><b>{html.escape(f.title)}</b><br>{html.escape(f.caption)}</figcaption></figure>")
 
 
 def build(store: Any, where: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
@@ -92,22 +98,32 @@ def write(store: Any, out: Path, where: Mapping[str, Any] | None = None, formats
         written["csv"] = out / "summary.csv"
     if "md" in formats:
         lines = [f"# {title}", "", meta, "", "★ best mean per plant, task and metric (by its direction); "
-                 "CI: 95% bootstrap of the mean over seeds.", "", stats.markdown(summary), ""]
-        for f in figs:
-            lines += [f"## {f.title}", "", f"![{f.title}]({f.path.relative_to(out).as_posix()})", "", f.caption, ""]
+                 "CI: 95% bootstrap of the mean over seeds.", ""]
+        tasks = list(dict.fromkeys(summary["task"]))
+        for task in tasks + [None]:
+            mine = [f for f in figs if (f.task == task if task else f.task not in tasks)]
+            if task:
+                lines += [f"## {task}", "", stats.markdown(summary[summary["task"] == task]), ""]
+            elif mine:
+                lines += ["## Other figures", ""]
+            for f in mine:
+                lines += [f"### {f.title}", "", f"![{f.title}]({f.path.relative_to(out).as_posix()})", "",
+                          f.caption, ""]
         (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
         written["md"] = out / "summary.md"
     if "html" in formats:
         body = [f"<h1>{html.escape(title)}</h1>", f"<p class=\"meta\">{html.escape(meta)}</p>",
-                "<h2>Summary</h2>",
-                "<p class=\"meta\">Bold/green: best mean per plant, task and metric (by its direction). "
-                "CI: 95% bootstrap of the mean over seeds.</p>", _html_table(summary), _failures_html(runs)]
-        if figs:
-            body.append("<h2>Figures</h2>")
-            for f in figs:
-                src = html.escape(f.path.relative_to(out).as_posix())
-                body.append(f"<figure><img src=\"{src}\" alt=\"{html.escape(f.title)}\">"
-                            f"<figcaption><b>{html.escape(f.title)}</b><br>{html.escape(f.caption)}</figcaption></figure>")
+                "<p class=\"meta\">One section per task: its summary table (one row per plant, controller, "
+                "settings and metric over seeds; bold/green: the best mean per plant, task and metric by the "
+                "metric's direction; CI: 95% bootstrap of the mean), then its figures.</p>"]
+        tasks = list(dict.fromkeys(summary["task"]))
+        for task in tasks:
+            body += [f"<h2>{html.escape(task)}</h2>", _html_table(summary[summary["task"] == task])]
+            body += [_figure_html(f, out) for f in figs if f.task == task]
+        others = [f for f in figs if f.task not in tasks]
+        if others:
+            body += ["<h2>Other figures</h2>"] + [_figure_html(f, out) for f in others]
+        body.append(_failures_html(runs))
         page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
                 f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
         (out / "index.html").write_text(page, encoding="utf-8")
