@@ -161,6 +161,17 @@ def test_every_gradient_path_gives_the_same_update(cartpole, batch, per_sample):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
 
 
+def test_mlp_policy_fused_update_equals_the_loop_path(cartpole, batch):
+    ref = fresh("npg", cartpole, seed=4, policy="mlp", hidden=(6,))
+    loop = fresh("npg", cartpole, seed=4, policy="mlp", hidden=(6,), per_sample="loop")
+    assert ref.update(batch) and loop.update(batch)
+    for a, b in zip(ref.params, loop.params):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+    curve = bench.controller("pg", policy="mlp", hidden=(6,)).train(cartpole, rng=np.random.default_rng(0),
+                                                                   batches=2, max_steps=50)
+    assert len(curve) == 2 and not curve["skipped"].any()
+
+
 def test_nan_update_is_skipped_and_changes_nothing(cartpole, batch):
     for name in ("npg", "pg"):
         learner = fresh(name, cartpole, seed=2)
