@@ -25,6 +25,7 @@ import dataclasses
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -282,30 +283,56 @@ class PolicyGradientLearner(Learner, abc.ABC):
         return self.params
 
     # -- training ---------------------------------------------------------------
-    def train(self, plant: Any, task: Any = None, *, rng: np.random.Generator, batches: int = 300,
-              max_steps: int = 200, fresh: bool = True, progress: Any = None) -> Any:
+    def train(self, plant: Any, task: Any = None, *, rng: np.random.Generator, batches: int | None = None,
+              max_steps: int | None = None, fresh: bool = True, workdir: str | Path | None = None,
+              log: Callable[[str], Any] | None = None, progress: Callable[[int, dict], Any] | None = None,
+              seed: int | None = None) -> Any:
         """Train for ``batches`` batches of episodes capped at ``max_steps`` steps.
 
+        ``batches`` and ``max_steps`` default to the task's settings of those
+        names (the ``balance`` task), else 300 and 200.  ``fresh`` starts from
+        new random weights drawn from ``rng``; otherwise training continues
+        from the checkpoint in ``workdir`` if there is one, else from the
+        current (e.g. loaded) weights.  With ``workdir`` the final weights are
+        saved there (``<name>-<plant>.npz``).  ``log(line)`` gets about ten
+        progress lines, ``progress(batch, row)`` every batch.  ``seed`` is
+        accepted for the CLI and unused (all randomness comes from ``rng``).
+
         Returns the per-batch curve (DataFrame, :data:`CURVE_COLUMNS`).
-        ``fresh`` starts from new random weights drawn from ``rng``;
-        otherwise training continues from the current (e.g. loaded) weights.
-        ``progress(batch, row)`` is called after each batch when given.
         """
         import pandas as pd
 
+        task_settings = getattr(task, "settings", None)
+        batches = int(batches if batches is not None else getattr(task_settings, "batches", 300))
+        max_steps = int(max_steps if max_steps is not None else getattr(task_settings, "max_steps", 200))
         if self.plant is not plant:
             self.bind(plant)
         if batches < 1 or max_steps < 1:
             raise InvalidArgument(f"train: batches and max_steps must be >= 1; got {batches}, {max_steps}")
+        checkpoint = None
+        if workdir is not None:
+            checkpoint = Path(workdir) / f"{self.name or type(self).__name__.lower()}-{self.cart.name}.npz"
+        if not fresh and checkpoint is not None and checkpoint.exists():
+            self.load(checkpoint)
+            if log is not None:
+                log(f"continuing from {checkpoint}")
         if fresh or self.params is None:
             self.initialize(rng)
         rows = []
+        every = max(1, batches // 10)
         for b in range(1, batches + 1):
             row = self.train_batch(rng, max_steps)
             row["batch"] = b
             rows.append(row)
             if progress is not None:
                 progress(b, row)
+            if log is not None and (b % every == 0 or b == batches):
+                log(f"batch {b}/{batches}: max reward {row['max_reward']:.0f}, mean {row['mean_reward']:.1f}, "
+                    f"{row['rollout_ms'] + row['update_ms']:.1f} ms")
+        if checkpoint is not None:
+            path = self.save(checkpoint)
+            if log is not None:
+                log(f"weights saved to {path}")
         return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
     def train_batch(self, rng: np.random.Generator, max_steps: int = 200) -> dict[str, Any]:

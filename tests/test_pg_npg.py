@@ -235,6 +235,23 @@ def test_pg_and_stepwise_rollout_train(cartpole):
     assert len(curve) == 2 and (curve["steps"] >= 200).all() and (curve["max_reward"] <= 30).all()
 
 
+def test_train_saves_to_workdir_and_resumes(cartpole, tmp_path):
+    lines = []
+    first = bench.controller("npg")
+    first.train(cartpole, rng=np.random.default_rng(0), batches=3, max_steps=40, workdir=tmp_path, log=lines.append)
+    saved = tmp_path / "npg-cartpole.npz"
+    assert saved.exists() and any("batch 3/3" in line for line in lines)
+    again = bench.controller("npg")
+    again.train(cartpole, rng=np.random.default_rng(1), batches=1, max_steps=40, workdir=tmp_path, fresh=False,
+                log=lines.append)
+    assert any("continuing from" in line for line in lines)
+    with np.load(saved, allow_pickle=False) as data:  # one more batch moved the weights on from the first run's
+        assert not np.allclose(data["policy_000"], first.params[0])
+    wide = bench.controller("npg", policy="mlp")
+    with pytest.raises(CheckpointError):
+        wide.train(cartpole, rng=np.random.default_rng(1), batches=1, workdir=tmp_path, fresh=False)
+
+
 # -- acting ---------------------------------------------------------------------------
 def test_act_greedy_and_sampled(npg, cartpole):
     obs = cartpole.initial_state(2000, np.random.default_rng(0)) * 20
