@@ -270,6 +270,19 @@ def test_act_greedy_and_sampled(npg, cartpole):
     np.testing.assert_array_equal(sampler.act(obs, None)[:, 0] > 0, sampled)
 
 
+@pytest.mark.parametrize("act_mode", ["greedy", "sampled"])
+def test_learners_pass_the_controller_conformance_check(cartpole, act_mode):
+    from bench.testing import check_controller
+
+    for name in ("pg", "npg"):
+        learner = fresh(name, cartpole, act_mode=act_mode)
+        check_controller(learner, cartpole, n=5, steps=4)
+    with pytest.raises(InvalidArgument, match="train or load"):
+        untrained = bench.controller("npg")
+        untrained.bind(cartpole)
+        untrained.act(cartpole.initial_state(2, np.random.default_rng(0)), None)
+
+
 # -- checkpoints ----------------------------------------------------------------------
 def test_save_load_round_trip_without_tensorflow_state(npg, cartpole, tmp_path):
     path = npg.save(tmp_path / "w.npz")
