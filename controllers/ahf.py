@@ -57,6 +57,8 @@ class AHFSettings:
     init_coeff: float = setting(0.1, "scale of the sparse random initial weights", gt=0, le=100)
     guard: float = setting(2 * math.pi, "state squashing threshold during training", unit="rad", gt=0)
     dtype: Literal["float64", "float32"] = setting("float64", "float type of the network and plant layer")
+    return_phase: bool = setting(False, "train to reach and then return to the start (2 × duration; "
+                                        "errors at both ends count)")
     weights: str | None = setting(None, "an .npz weights file to act with (default: the shipped weights)")
 
 

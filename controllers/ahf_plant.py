@@ -58,12 +58,16 @@ class ArmPlantLayer(hf.nl.Plant):
     ----------
     arm : bench.api.ArmModel
         Simulated with ``arm.step``; derivatives from ``arm.jacobians``.
-    target_state : ndarray (n, S)
-        Joint-space targets ``[q*, 0]`` (rad, rad/s), one per trial.
+    target_state : ndarray (n, S) or (n, T, S)
+        Joint-space targets ``[q*, 0]`` (rad, rad/s), one per trial, or one
+        per trial and step (a target that moves, e.g. back to the start).
     start_state : ndarray (n, S) or (S,)
         State every trial starts from.
     steps : int
         Sequence length ``T`` (the reach lasts ``T · arm.dt`` seconds).
+    cost_steps : sequence of int
+        Steps whose state is compared with the target (default: the last);
+        every other step has a NaN target, i.e. no cost.
     dtype : numpy dtype
         The network's float type; inputs, outputs and Jacobians use it.
     guard : float
@@ -76,21 +80,24 @@ class ArmPlantLayer(hf.nl.Plant):
 
     def __init__(self, arm: Any, target_state: np.ndarray, start_state: np.ndarray, steps: int,
                  dtype: Any = np.float64, guard: float = 2 * np.pi, input_center: Any = 0.0,
-                 input_scale: Any = 1.0) -> None:
+                 input_scale: Any = 1.0, cost_steps: Any = (-1,)) -> None:
         super().__init__(stateful=True)
         self.arm = arm
         self.dtype = np.dtype(dtype)
         self.n_state = int(arm.state_size)
         self.n_input = int(arm.input_size)
+        self.steps = int(steps)
         target_state = np.asarray(target_state, dtype=self.dtype)
         n = target_state.shape[0]
-        self.target_state = target_state
+        if target_state.ndim == 2:
+            target_state = np.broadcast_to(target_state[:, None, :], (n, self.steps, target_state.shape[1]))
+        self.target_state = target_state  # (n, T, S)
         self.start_state = np.broadcast_to(np.asarray(start_state, dtype=self.dtype), (n, self.n_state)).copy()
-        self.steps = int(steps)
         self.guard = float(guard)
         self.shape = [n, self.steps, 2 * self.n_state]
         self.targets = np.full((n, self.steps, self.n_state), np.nan, dtype=self.dtype)
-        self.targets[:, -1] = target_state
+        for k in cost_steps:
+            self.targets[:, k] = target_state[:, k]
         # the network sees (state - center) / scale for both halves of its input
         self.input_center = np.broadcast_to(np.asarray(input_center, dtype=self.dtype), (self.n_state,)).copy()
         self.input_scale = np.broadcast_to(np.asarray(input_scale, dtype=self.dtype), (self.n_state,)).copy()
@@ -102,7 +109,8 @@ class ArmPlantLayer(hf.nl.Plant):
     # -- input generator ------------------------------------------------------
     def __call__(self, _previous_output: np.ndarray | None) -> np.ndarray:
         """The network input for this step: normalised ``[target state, current state]``."""
-        inp = np.concatenate([self._target_input, (self.state - self.input_center) / self.input_scale], axis=1)
+        k = min(len(self._recorded), self.steps - 1)
+        inp = np.concatenate([self._target_input[:, k], (self.state - self.input_center) / self.input_scale], axis=1)
         self._recorded.append(inp)
         return inp
 

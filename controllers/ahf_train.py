@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import Diverged, Incompatible
+from bench.errors import Diverged, Incompatible, SettingError
 from bench.settings import as_dict, settings_hash
 
 from . import ahf_checkpoints as ckpt
@@ -44,6 +44,8 @@ class Problem:
     """What is trained for: the arm, its targets and the sequence.
 
     targets_xy : (n, 2) hand targets, metres; q_target : (n, J) rad.
+    steps : int, the whole sequence; with ``q_home`` (the start posture by
+    IK, (n, J)) the target moves back to the start after ``reach_steps``.
     """
 
     arm: Any
@@ -51,10 +53,24 @@ class Problem:
     q_target: np.ndarray
     steps: int
     radius: float | None
+    reach_steps: int = 0
+    home_xy: np.ndarray | None = None
+    q_home: np.ndarray | None = None
 
     @property
     def target_state(self) -> np.ndarray:
-        return np.concatenate([self.q_target, np.zeros_like(self.q_target)], axis=1)
+        """``(n, S)`` or, with a return phase, ``(n, T, S)`` joint-space targets."""
+        out = np.concatenate([self.q_target, np.zeros_like(self.q_target)], axis=1)
+        if self.q_home is None:
+            return out
+        home = np.concatenate([self.q_home, np.zeros_like(self.q_home)], axis=1)
+        per_step = np.repeat(out[:, None, :], self.steps, axis=1)
+        per_step[:, self.reach_steps:] = home[:, None, :]
+        return per_step
+
+    @property
+    def cost_steps(self) -> tuple[int, ...]:
+        return (self.steps - 1,) if self.q_home is None else (self.reach_steps - 1, self.steps - 1)
 
 
 def make_problem(arm: Any, task: Any, settings: Any) -> Problem:
@@ -68,9 +84,14 @@ def make_problem(arm: Any, task: Any, settings: Any) -> Problem:
     steps = int(round(duration / arm.dt))
     if steps < 2:
         raise Incompatible(f"ahf: a reach of {duration} s at dt = {arm.dt} s is only {steps} step(s)")
-    _, xy = circle_targets(arm, settings.targets, radius)
+    start, xy = circle_targets(arm, settings.targets, radius)
     q = arm.inverse_kinematics(xy)
-    return Problem(arm, xy, q, steps, radius)
+    if not getattr(settings, "return_phase", False):
+        return Problem(arm, xy, q, steps, radius, steps)
+    if settings.step_cost > 0:
+        raise SettingError("ahf: step_cost is not supported with return_phase")
+    home = np.tile(start, (len(xy), 1))
+    return Problem(arm, xy, q, 2 * steps, radius, steps, home, arm.inverse_kinematics(home))
 
 
 def identity(arm: Any, problem: Problem, settings: Any, seed: int) -> dict[str, Any]:
@@ -96,7 +117,8 @@ class Trainer:
         self.center = np.asarray(arm.start_state, dtype=float)
         self.scale = np.full(arm.state_size, float(s.input_scale))
         self.layer = ArmPlantLayer(arm, problem.target_state, arm.start_state, problem.steps, dtype=self.dtype,
-                                   guard=s.guard, input_center=self.center, input_scale=self.scale)
+                                   guard=s.guard, input_center=self.center, input_scale=self.scale,
+                                   cost_steps=problem.cost_steps)
         self.net = build_network(arm.state_size, s.hidden, plant_layer=self.layer, dtype=self.dtype, seed=self.seed,
                                  init_coeff=s.init_coeff,
                                  losses=make_losses(problem.q_target, s.step_cost, s.effort_cost))
@@ -117,12 +139,16 @@ class Trainer:
 
     # -- evaluation -------------------------------------------------------------
     def evaluate(self, W: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        """Closed-loop ``(loss, final hand distances (n,) in m)`` of weights ``W``."""
+        """Closed-loop ``(loss, final hand distances in m)`` of weights ``W``:
+        ``(n,)`` at the end of the reach, ``(2n,)`` (reach, then return) with a
+        return phase."""
         acts = self.net.forward(self.layer, self.net.W if W is None else W)
         err = float(self.net.loss.batch_loss(acts, self.layer.targets))
-        q = acts[-1][:, -1, : self.arm.n_joints].astype(float)
-        dist = np.linalg.norm(self.arm.hand(q) - self.problem.targets_xy, axis=1)
-        return err, dist
+        p = self.problem
+        ends = [(p.reach_steps - 1, p.targets_xy)] + ([(p.steps - 1, p.home_xy)] if p.q_home is not None else [])
+        dist = [np.linalg.norm(self.arm.hand(acts[-1][:, k, : self.arm.n_joints].astype(float)) - xy, axis=1)
+                for k, xy in ends]
+        return err, np.concatenate(dist)
 
     # -- checkpoints ------------------------------------------------------------
     def meta(self, role: str, err: float, dist: np.ndarray) -> dict[str, Any]:

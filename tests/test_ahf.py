@@ -131,16 +131,26 @@ def test_plant_layer_jacobians_are_the_plants_for_the_whole_batch():
 
 
 # -- training, act and checkpoints -------------------------------------------------------------
-def test_act_reproduces_the_training_rollout(tmp_path):
-    """The reach task driving ahf one act() per step ends where training's closed loop ends."""
+@pytest.mark.parametrize("return_phase", [False, True])
+def test_act_reproduces_the_training_rollout(tmp_path, return_phase):
+    """The reach task driving ahf one act() per step ends where training's closed loop ends
+    (with a return phase: at both ends)."""
     plant = arm()
-    ctrl = small_ahf(iterations=2)
+    ctrl = small_ahf(iterations=2, return_phase=return_phase)
     ctrl.bind(plant)
-    curve, _ = train(ctrl, plant, tmp_path)
+    task = reach(targets=4, return_phase=return_phase)
+    curve, _ = train(ctrl, plant, tmp_path, task=task)
     assert list(curve["iteration"]) == [0, 1, 2]
-    result = bench.run(plant, ctrl, reach(targets=4), seed=0)
-    assert result.metrics["final_distance_mean"] == pytest.approx(ctrl.meta["distance_mean"], rel=1e-9)
-    assert result.metrics["final_distance_max"] == pytest.approx(ctrl.meta["distance_max"], rel=1e-9)
+    trainer = Trainer(plant, make_problem(plant, task, ctrl.settings), ctrl.settings, 0)
+    trainer.net.W[:] = ctrl.W
+    _, dist = trainer.evaluate()
+    assert dist.shape == ((8,) if return_phase else (4,))
+    m = bench.run(plant, ctrl, task, seed=0).metrics
+    assert m["final_distance_mean"] == pytest.approx(dist[:4].mean(), rel=1e-9)
+    assert m["final_distance_max"] == pytest.approx(dist[:4].max(), rel=1e-9)
+    if return_phase:
+        assert m["return_distance_mean"] == pytest.approx(dist[4:].mean(), rel=1e-9)
+    assert ctrl.meta["distance_mean"] == pytest.approx(dist.mean(), rel=1e-9)
 
 
 def test_training_lowers_the_error(tmp_path):
