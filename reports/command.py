@@ -18,6 +18,8 @@ def add_parser(sub: Any) -> None:
                    help="md (default; printed without --out), csv (printed without --out) or html "
                         "(index.html + summary.md + csv + figures; default --out .bench/report)")
     p.add_argument("--out", type=Path, default=None, help="folder to write the report files in")
+    p.add_argument("--latest", action="store_true",
+                   help="only the runs of the code version (commit) of the newest matching run, e.g. the last bench ci")
 
 
 def cmd_report(args: Any, out: Any, err: Any) -> int:
@@ -33,6 +35,10 @@ def cmd_report(args: Any, out: Any, err: Any) -> int:
         raise StoreError(f"no results store at {db} (run bench run / sweep / ci first, or pass --db)")
     where = parse_where(args.where)
     store = Store(db)
+    if args.latest:
+        runs = store.runs(where)
+        if runs and runs[-1]["code_version"]:
+            where["code_version"] = runs[-1]["code_version"]
     fmt = args.format or "md"
     if args.out is None and fmt in ("md", "csv"):
         df, summary, _ = html.build(store, where)

@@ -135,6 +135,7 @@ def test_report_md_and_csv_to_stdout_and_where(cli, store):
     assert code == 2
 
 
+
 @pytest.mark.parametrize("argv, fragment", [
     (["report", "--db", "missing.sqlite"], "no results store"),
     (["report", "--where", "plnt=arm2"], "did you mean 'plant'"),
@@ -196,3 +197,16 @@ def test_learning_curves_band_per_learner_and_graceful_without_frames(tmp_path):
     r.meta.update(plant="p", controller="c", task="t", seed=0, settings={}, settings_hash="h")
     bare.save(r)
     assert make_all(bare, bare.dataframe(), tmp_path / "none") == []
+
+
+def test_report_latest_keeps_the_newest_code_version(cli, tmp_path):
+    s = Store(tmp_path / "v.sqlite")
+    for version, ctrl in (("0.1+old", "a"), ("0.1+new", "b"), ("0.1+new", "c")):
+        r = Result(metrics={"x": 1.0}, info={"x": Metric("", "lower")})
+        r.meta.update(plant="p", controller=ctrl, task="t", seed=0, settings={}, settings_hash=ctrl,
+                      code_version=version)
+        s.save(r)
+    code, out, _ = cli("report", "--db", str(s.path), "--latest", "--format", "csv")
+    assert code == 0 and set(pd.read_csv(io.StringIO(out))["controller"]) == {"b", "c"}
+    code, out, _ = cli("report", "--db", str(s.path), "--format", "csv")
+    assert set(pd.read_csv(io.StringIO(out))["controller"]) == {"a", "b", "c"}
