@@ -8,7 +8,8 @@ The pipeline follows NengoDL's Keras-to-SNN workflow:
    {relu: nengo.RectifiedLinear()})`` and ``nengo_dl.Simulator.fit`` with
    RMSprop and sparse cross-entropy from logits; optionally a firing-rate
    loss on a probe of every hidden layer that penalises rates outside
-   ``[min_hz, max_hz]`` (rates in Hz at ``scale_firing_rates = 1``).
+   ``[min_hz, max_hz]`` (rates in Hz of the converted network, i.e. at
+   ``scale_firing_rates``, which then joins the cache key).
 3. Copy the trained values back into the Keras model, then convert *that*
    model to spiking neurons (``nengo.SpikingRectifiedLinear``) with
    ``scale_firing_rates`` and ``synapse``.  Converting a model that already
@@ -51,8 +52,8 @@ class SNNSettings:
     minibatch: int = setting(32, "training minibatch size", ge=1)
     learning_rate: float = setting(1e-3, "RMSprop learning rate", gt=0)
     rate_loss_weight: float = setting(0.0, "weight of the firing-rate loss on hidden layers (0: off)", ge=0)
-    min_hz: float = setting(200.0, "rate-loss lower bound, at scale_firing_rates=1", unit="Hz", ge=0)
-    max_hz: float = setting(300.0, "rate-loss upper bound, at scale_firing_rates=1", unit="Hz", gt=0)
+    min_hz: float = setting(200.0, "rate-loss lower bound (rates at scale_firing_rates)", unit="Hz", ge=0)
+    max_hz: float = setting(300.0, "rate-loss upper bound (rates at scale_firing_rates)", unit="Hz", gt=0)
     scale_firing_rates: float = setting(300.0, "spiking: multiply neuron gains (and divide amplitudes) by this", gt=0)
     synapse: float = setting(0.01, "spiking: lowpass time constant on every neuron output (0: none)", unit="s", ge=0)
     layer_synapses: tuple[str, ...] = setting((), "spiking: per-layer time constants 'layer=seconds' (override synapse)")
@@ -191,6 +192,8 @@ class SNN(Classifier):
 
         s = self.settings
         parts = {k: getattr(s, k) for k in TRAINING_KEYS}
+        if s.rate_loss_weight > 0:  # the rate loss sees the rates of the spiking network to be run
+            parts["scale_firing_rates"] = s.scale_firing_rates
         model_path = Path(s.model).expanduser()
         if s.model not in ("", "default") and model_path.is_file():
             parts["model_file"] = snn_model.file_digest(model_path)
@@ -255,10 +258,14 @@ class SNN(Classifier):
             if s.rate_loss_weight > 0:
                 hidden = [nengo.Probe(converter.layers[layer], label=f"{layer.name}.rates")
                           for layer in snn_model.neuron_layers(model)]
-        lo, hi, weight = s.min_hz, s.max_hz, s.rate_loss_weight
+        lo, hi, weight, scale = s.min_hz, s.max_hz, s.rate_loss_weight, s.scale_firing_rates
 
-        def rate_loss(_target: Any, rates: Any) -> Any:
-            """weight × mean squared distance of each rate (Hz) outside [min_hz, max_hz], halved."""
+        def rate_loss(_target: Any, activation: Any) -> Any:
+            """weight × mean squared distance of each rate (Hz) outside [min_hz, max_hz], halved.
+
+            A rate-mode activation ``a`` fires at ``scale_firing_rates · a`` Hz once converted.
+            """
+            rates = scale * activation
             err = tf.nn.relu(rates - hi) + tf.nn.relu(lo - rates)
             return weight * tf.reduce_mean(tf.square(err)) / 2
 

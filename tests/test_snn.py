@@ -266,3 +266,21 @@ def test_cli_bad_model_file_exits_2(cli, tmp_path):
                          "--set", "epochs=1")
     assert code == 2, err
     assert "is not a Keras model file" in err and "Traceback" not in err
+
+
+@tf_only
+def test_rate_loss_moves_rates_into_the_band(data):
+    """The firing-rate loss moves the hidden rates (at scale_firing_rates) into [min_hz, max_hz]."""
+    x, y = data[0][:320], data[1][:320]
+    in_band = {}
+    for weight in (0.0, 0.1):
+        snn = bench.controller("snn", epochs=6, cache_dir="", scale_firing_rates=50, rate_loss_weight=weight,
+                               min_hz=20, max_hz=60, learning_rate=1e-2)
+        info = snn.fit(x, y, rng=np.random.default_rng(0))
+        assert len(info["loss"]) == 6
+        _, acts = snn.rate_activity(data[2][:100])
+        hz = acts["conv"] * 50
+        active = hz[hz > 0]  # a silent ReLU gets no gradient from any loss
+        in_band[weight] = (np.mean((active >= 20) & (active <= 60)),
+                           np.mean(np.maximum(active - 60, 0) + np.maximum(20 - active, 0)))
+    assert in_band[0.1][0] > in_band[0.0][0] + 0.2 and in_band[0.1][1] < 0.5 * in_band[0.0][1], in_band

@@ -200,8 +200,8 @@ class Classify(Task):
             workdir.mkdir(parents=True, exist_ok=True)
             if s.plots:
                 artifacts.update(self._plots(controller, run, x_test, y_test, curve, rate_acc, dt, workdir))
-            if fit_info.get("path"):
-                artifacts["params"] = Path(fit_info["path"])
+            if hasattr(controller, "save"):  # the trained parameters, next to the run's plots
+                artifacts["params"] = Path(controller.save(workdir / "params.npz"))
         result = self.result(metrics, frames={"accuracy": frame}, artifacts=artifacts)
         result.info.update({k: v for k, v in info.items() if k in result.metrics})
         return result
