@@ -20,8 +20,6 @@ so each round does the same batch of 200 environment steps):
   ``tiled`` and ``jacobian`` (one vectorised TF call), ``closed_form`` (the
   linear softmax's formula in numpy) vs ``loop`` (one gradient call per time
   step).
-* ``npg-update``: the whole update of that batch (value step, scores,
-  natural step): ``tiled`` (one TF call) vs ``loop``.
 
 Under ``make test`` (``--benchmark-disable``) every function runs once as a
 plain test and :func:`test_speed_ratios` is skipped; with
@@ -52,7 +50,6 @@ RATIOS = {
     ("npg-scores", "tiled", "loop"): 10.0,
     ("npg-scores", "jacobian", "loop"): None,
     ("npg-scores", "closed_form", "loop"): None,
-    ("npg-update", "tiled", "loop"): None,
 }
 TIMES: dict[tuple[str, str], float] = {}
 LOOP_PATH = {"npg": {"rollout": "stepwise", "per_sample": "loop"}, "pg": {"rollout": "stepwise"}}
@@ -136,18 +133,6 @@ def test_npg_scores(benchmark, npg_and_batch, per_sample):
     measure(benchmark, "npg-scores", per_sample, lambda: out.append(ln.scores(obs, actions, per_sample)),
             lambda: None, 30 if per_sample != "loop" else 3)
     assert out[-1].shape == (episodes.steps, 10) and np.all(np.isfinite(out[-1]))
-
-
-@pytest.mark.parametrize("per_sample", ["tiled", "loop"])
-def test_npg_update(benchmark, per_sample):
-    """The whole update (value step, scores, natural step) of one fixed batch."""
-    ln = learner("npg", per_sample=per_sample)
-    start = [p.copy() for p in ln.params], [p.copy() for p in ln.value_params]
-    episodes = sampled_batch(ln, np.random.default_rng(3))
-    ok = []
-    measure(benchmark, "npg-update", per_sample, lambda: ok.append(ln.update(episodes)),
-            lambda: ln.set_weights(*start), 30 if per_sample != "loop" else 3)
-    assert ok and all(ok)
 
 
 def test_speed_ratios():
