@@ -18,7 +18,10 @@ and a single backward pass gives every sample's gradient;
 the closed form of the linear softmax policy (``closed_form``:
 ``d log pi(a|s) / dW = s (onehot(a) - pi(s))^T``), or from one gradient call
 per time step (``loop``: the reference's method, kept as the benchmark
-baseline).
+baseline).  Except with ``loop``, the whole update (value step, scores,
+SVD, step, finiteness check) is one compiled TensorFlow call per batch
+(:func:`tf_natural_step`); :func:`natural_step` is the same formula in numpy,
+used by the loop path and the tests.
 """
 
 from __future__ import annotations
@@ -109,10 +112,6 @@ class NPG(PolicyGradientLearner):
     def _build_policy_update(self, tf: Any, tfs: dict[str, Any]) -> None:
         pvars = tfs["policy_vars"]
         sig = [tfs["obs_spec"], tf.TensorSpec([None], tf.int32)]
-
-        @tf.function(input_signature=sig)
-        def scores(obs, actions):
-            return self._scores_graph(tf, tfs, obs, actions, self.settings.per_sample)
 
         @tf.function(input_signature=sig)
         def scores_jacobian(obs, actions):
