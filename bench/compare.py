@@ -51,7 +51,7 @@ def _git_resolve(ref: str) -> str | None:
     here = Path(__file__).resolve().parent
     try:
         res = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=here,
-                             capture_output=True, text=True, timeout=5)
+                             capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return res.stdout.strip() or None
@@ -255,10 +255,10 @@ def cmd_compare(args: Any, out: Any, err: Any) -> int:
     head_label, head = select(args.head, db, where)
     if suite is not None:
         limit = suite.max_regression if default is None else default
-        thresholds = lambda task, metric: suite.threshold(task, metric, limit)  # noqa: E731
+        thresholds = lambda task, metric: suite.threshold(task, metric, limit)
     else:
         limit = 0.05 if default is None else default
-        thresholds = lambda task, metric: limit  # noqa: E731
+        thresholds = lambda task, metric: limit
     table = compare(base, head, thresholds=thresholds)
     if table.empty:
         raise CompareError(f"no metric in common between {base_label} "

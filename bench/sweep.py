@@ -266,8 +266,14 @@ class Progress:
         self._bar = None
         if not quiet and getattr(self.stream, "isatty", lambda: False)():
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bar
 
             self._bar = Bar(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("[green]{task.fields[ok]} ok [red]{task.fields[failed]} failed "

@@ -97,8 +97,8 @@ def write(store: Any, out: Path, where: Mapping[str, Any] | None = None, formats
         df.to_csv(out / "runs.csv", index=False)
         written["csv"] = out / "summary.csv"
     if "md" in formats:
-        lines = [f"# {title}", "", meta, "", "★ best mean per plant, task and metric (by its direction); "
-                 "CI: 95% bootstrap of the mean over seeds.", ""]
+        lines = [f"# {title}", "", meta, "", ("★ best mean per plant, task and metric (by its direction); "
+                 "CI: 95% bootstrap of the mean over seeds."), ""]
         tasks = list(dict.fromkeys(summary["task"]))
         for task in tasks + [None]:
             mine = [f for f in figs if (f.task == task if task else f.task not in tasks)]
@@ -113,9 +113,9 @@ def write(store: Any, out: Path, where: Mapping[str, Any] | None = None, formats
         written["md"] = out / "summary.md"
     if "html" in formats:
         body = [f"<h1>{html.escape(title)}</h1>", f"<p class=\"meta\">{html.escape(meta)}</p>",
-                "<p class=\"meta\">One section per task: its summary table (one row per plant, controller, "
+                ("<p class=\"meta\">One section per task: its summary table (one row per plant, controller, "
                 "settings and metric over seeds; bold/green: the best mean per plant, task and metric by the "
-                "metric's direction; CI: 95% bootstrap of the mean), then its figures.</p>"]
+                "metric's direction; CI: 95% bootstrap of the mean), then its figures.</p>")]
         tasks = list(dict.fromkeys(summary["task"]))
         for task in tasks:
             body += [f"<h2>{html.escape(task)}</h2>", _html_table(summary[summary["task"] == task])]

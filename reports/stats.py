@@ -67,7 +67,7 @@ def bootstrap_change(base: Sequence[float], head: Sequence[float], *, paired: bo
         b, h = _finite(b), _finite(h)
     if b.size == 0 or h.size == 0:
         nan = math.nan
-        return dict(base=nan, head=nan, diff=nan, diff_low=nan, diff_high=nan, rel=nan, rel_low=nan, rel_high=nan)
+        return {"base": nan, "head": nan, "diff": nan, "diff_low": nan, "diff_high": nan, "rel": nan, "rel_low": nan, "rel_high": nan}
     rng = np.random.default_rng(seed)
     if paired:
         idx = rng.integers(0, b.size, size=(n_resamples, b.size))
@@ -83,8 +83,8 @@ def bootstrap_change(base: Sequence[float], head: Sequence[float], *, paired: bo
         rel_boot = np.where(mh == mb, 0.0, (mh - mb) / np.abs(mb))
         r_lo, r_hi = np.quantile(rel_boot, q)
         rel = 0.0 if head_mean == base_mean else (head_mean - base_mean) / abs(base_mean)
-    return dict(base=base_mean, head=head_mean, diff=head_mean - base_mean, diff_low=float(d_lo),
-                diff_high=float(d_hi), rel=float(rel), rel_low=float(r_lo), rel_high=float(r_hi))
+    return {"base": base_mean, "head": head_mean, "diff": head_mean - base_mean, "diff_low": float(d_lo),
+                "diff_high": float(d_hi), "rel": float(rel), "rel_low": float(r_lo), "rel_high": float(r_hi)}
 
 
 def band(curves: np.ndarray, *, n_resamples: int = N_RESAMPLES, level: float = LEVEL,
@@ -155,19 +155,19 @@ def summary(df: pd.DataFrame, runs: Sequence[Mapping[str, Any]] | None = None, *
     for key, g in df.groupby(KEYS + ["metric"], sort=False):
         v = _finite(g["value"].to_numpy())
         lo, hi = bootstrap_ci(v, n_resamples=n_resamples, seed=seed)
-        rows.append(dict(plant=key[0], controller=key[1], task=key[2], variant=labels.get(key[3], ""),
-                         settings_hash=key[3], metric=key[4], unit=g["unit"].iloc[0], better=g["better"].iloc[0],
-                         mean=float(v.mean()) if v.size else math.nan,
-                         std=float(v.std(ddof=1)) if v.size > 1 else math.nan,
-                         median=float(np.median(v)) if v.size else math.nan, ci_low=lo, ci_high=hi, n=int(v.size),
-                         failures=fails.get(tuple(key[:4]), 0)))
+        rows.append({"plant": key[0], "controller": key[1], "task": key[2], "variant": labels.get(key[3], ""),
+                         "settings_hash": key[3], "metric": key[4], "unit": g["unit"].iloc[0], "better": g["better"].iloc[0],
+                         "mean": float(v.mean()) if v.size else math.nan,
+                         "std": float(v.std(ddof=1)) if v.size > 1 else math.nan,
+                         "median": float(np.median(v)) if v.size else math.nan, "ci_low": lo, "ci_high": hi, "n": int(v.size),
+                         "failures": fails.get(tuple(key[:4]), 0)})
     seen = {tuple(k) for k in df[KEYS].drop_duplicates().itertuples(index=False)} if not df.empty else set()
     for key, count in fails.items():
         if key not in seen:
-            rows.append(dict(plant=key[0], controller=key[1], task=key[2], variant=labels.get(key[3], ""),
-                             settings_hash=key[3],
-                             metric="(every run failed)", unit="", better="", mean=math.nan, std=math.nan,
-                             median=math.nan, ci_low=math.nan, ci_high=math.nan, n=0, failures=count))
+            rows.append({"plant": key[0], "controller": key[1], "task": key[2], "variant": labels.get(key[3], ""),
+                             "settings_hash": key[3],
+                             "metric": "(every run failed)", "unit": "", "better": "", "mean": math.nan, "std": math.nan,
+                             "median": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0, "failures": count})
     out = pd.DataFrame(rows, columns=["plant", "controller", "task", "variant", "settings_hash", "metric", "unit",
                                       "better", "mean", "std", "median", "ci_low", "ci_high", "n", "failures"])
     out["best"] = False

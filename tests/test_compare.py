@@ -141,8 +141,8 @@ def test_compare_and_ci_bad_input(cli, two_arms, argv, fragment):
      "did you mean 'osc.kp'"),
     ('name = "t"\n[[run]]\nplant = "arm2"\ncontroller = "osc"\ntask = "reach"\n', "missing required key 'version'"),
     ('name = "t"\nversion = 1\n[[run]\n', "not valid TOML"),
-    ('name = "t"\nversion = 1\n[[run]]\nplant = "arm2"\ncontroller = "osc"\ntask = "reach"\n[thresholds]\n'
-     'effort = 5\n', "percentage"),
+    (('name = "t"\nversion = 1\n[[run]]\nplant = "arm2"\ncontroller = "osc"\ntask = "reach"\n[thresholds]\n'
+     'effort = 5\n'), "percentage"),
 ])
 def test_a_suite_file_with_a_typo_is_one_line_exit_2(cli, text, fragment):
     Path("bad.toml").write_text(text)
@@ -167,8 +167,8 @@ def _side(values: dict[str, np.ndarray], better: dict[str, str]) -> pd.DataFrame
     rows = []
     for metric, vals in values.items():
         for seed, v in enumerate(vals):
-            rows.append(dict(run_id=seed, plant="p", controller="c", task="t", seed=seed, settings_hash="h",
-                             metric=metric, value=float(v), unit="", better=better[metric]))
+            rows.append({"run_id": seed, "plant": "p", "controller": "c", "task": "t", "seed": seed, "settings_hash": "h",
+                             "metric": metric, "value": float(v), "unit": "", "better": better[metric]})
     return pd.DataFrame(rows)
 
 
@@ -211,7 +211,7 @@ def test_the_workflow_runs_only_commands_the_cli_accepts():
 
     root = Path(__file__).resolve().parents[1]
     text = (root / ".github/workflows/bench.yml").read_text()
-    lines = [re.sub(r"\$\{\{[^}]*\}\}|\$\w+", "X", m) for m in re.findall(r"^\s*(?:run:\s*)?(bench [^\n#|>]+)", text, re.M)]
+    lines = [re.sub(r"\$\{\{[^}]*\}\}|\$\w+", "X", m) for m in re.findall(r"^\s*(?:run:\s*)?(bench [^\n#|>]+)", text, re.MULTILINE)]
     used = [shlex.split(line)[1] for line in lines]
     assert used.count("ci") == 3 and {"compare", "report"} <= set(used)
     for line in lines:

@@ -10,9 +10,10 @@ import pytest
 
 distributed = pytest.importorskip("dask.distributed")
 
-from bench.store import Store  # noqa: E402
-from bench.sweep import plan, run_sweep  # noqa: E402
-from test_sweep import consistent, rows  # noqa: E402
+from test_sweep import consistent, rows
+
+from bench.store import Store
+from bench.sweep import plan, run_sweep
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from bench.api import Metric, Result
 from bench.reports import load, stats
 from bench.reports.figures import learning_curves, make_all, pareto, pareto_front
+
+from bench.api import Metric, Result
 from bench.store import Store
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -107,7 +107,7 @@ def test_summary_marks_the_best_by_direction_and_counts_failures(store):
 
 
 def test_report_html_is_offline_with_tables_and_figures(cli, store):
-    code, out, err = cli("report", "--db", str(store.path), "--format", "html", "--out", "rep")
+    code, _out, err = cli("report", "--db", str(store.path), "--format", "html", "--out", "rep")
     assert code == 0, err
     page = Path("rep/index.html").read_text()
     assert "<table>" in page and "effort" in page and "Failed runs" in page

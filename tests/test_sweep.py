@@ -87,7 +87,7 @@ def test_duplicate_values_collapse():
     (["arm2", "osc", "reach", "--executor", "dask"], "needs --scheduler"),
 ])
 def test_bad_sweeps_are_one_line_and_exit_2(cli, argv, fragment):
-    code, out, err = cli("sweep", *argv, "--db", "s.sqlite")
+    code, _out, err = cli("sweep", *argv, "--db", "s.sqlite")
     assert code == 2, err
     assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not Path("s.sqlite").exists() or Store("s.sqlite").count() == 0
@@ -121,7 +121,7 @@ def test_process_pool_gives_the_same_rows_as_in_process(cli):
 
 def test_a_run_that_raises_is_stored_as_failed_and_the_sweep_goes_on(cli):
     # osc with kp=1e6 diverges at dt=0.01 and is fine at dt=0.001
-    code, out, err = cli("sweep", "arm2", "osc", "reach", "--set", "osc.kp=1e6", "--dt", "0.01,0.001",
+    code, out, _err = cli("sweep", "arm2", "osc", "reach", "--set", "osc.kp=1e6", "--dt", "0.01,0.001",
                          "--db", "f.sqlite", "-j", "2", "-q")
     assert code == 1
     assert "1 ok, 1 failed" in out
