@@ -520,6 +520,15 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("sweep", help="run PLANTS CONTROLLERS TASKS (comma lists) x --set lists x seeds")
     add_run_arguments(p)
     add_executor_arguments(p)
+    sweep_help = {
+        "plant": "plants or datasets, a comma list (arm2,arm3)", "controller": "controllers, a comma list",
+        "task": "tasks, a comma list",
+        "sets": "a setting and its values, a comma list (osc.kp=100,200); every --set multiplies the sweep; "
+                "';' separates the items of one tuple value",
+        "dt": "the plants' integration step(s), seconds, a comma list",
+    }
+    for action in p._actions:
+        action.help = sweep_help.get(action.dest, action.help)
 
 
 def execute_plan(sweep: Plan, args: Any, db: Path, out: Callable[[str], None], err: Callable[[str], None],
