@@ -68,6 +68,12 @@ def test_incompatible_combinations_are_refused_one_line_each_and_the_rest_run():
     assert len(p.refused) == 2 and all("cartpole" in line and "\n" not in line for line in p.refused)
 
 
+def test_items_of_a_tuple_value_are_separated_by_semicolons():
+    p = plan("cartpole", "pg", "balance", ["pg.hidden=16;16,32"], seeds=[0])
+    assert sorted(dict(j.sets)["pg.hidden"] for j in p.jobs) == ["16,16", "32"]
+    assert len({j.settings_hash for j in p.jobs}) == 2
+
+
 def test_duplicate_values_collapse():
     p = plan("arm2", "osc", "reach", ["osc.kp=200,200.0"], seeds=[0])
     assert len(p.jobs) == 1
