@@ -99,6 +99,17 @@ def test_bad_sweeps_are_one_line_and_exit_2(cli, argv, fragment):
     assert not Path("s.sqlite").exists() or Store("s.sqlite").count() == 0
 
 
+def test_a_store_of_a_newer_schema_is_refused_before_anything_runs(cli):
+    Store("new.sqlite")
+    con = sqlite3.connect("new.sqlite")
+    con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    code, _, err = cli("sweep", "arm2", "osc", "reach", "--db", "new.sqlite", "-j", "1")
+    assert code == 2 and "newer ctrlbench" in err and len(err.strip().splitlines()) == 1
+    assert sqlite3.connect("new.sqlite").execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
 def test_sweep_resumes_and_rerun_forces(cli):
     args = ["sweep", "arm2", "osc", "reach", "--seeds", "2", "--set", "osc.kp=100,200", "--db", "s.sqlite", "-j", "1"]
     code, out, err = cli(*args)
