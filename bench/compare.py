@@ -176,6 +176,10 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.2f}%"
 
 
+def _off(threshold: Any) -> bool:
+    return threshold is None or (isinstance(threshold, float) and math.isnan(threshold))
+
+
 def render(table: pd.DataFrame, base_label: str, head_label: str, fmt: str = "md") -> str:
     """The comparison as a markdown table (``md``) or aligned text (``text``)."""
     from bench.reports.stats import fmt as num
@@ -189,8 +193,9 @@ def render(table: pd.DataFrame, base_label: str, head_label: str, fmt: str = "md
         rows.append([r.plant, r.controller, r.task, r.metric + (f" [{r.unit}]" if r.unit else ""), r.better or "—",
                      num(r.base), num(r.head), _pct(r.rel), f"[{_pct(r.rel_low)}, {_pct(r.rel_high)}]",
                      f"{r.n_base}/{r.n_head}" + (" paired" if r.paired else ""),
-                     "off" if r.threshold is None or (isinstance(r.threshold, float) and math.isnan(r.threshold))
-                     else f"{r.threshold * 100:g}%", mark.get(r.verdict, r.verdict)])
+                     "off" if _off(r.threshold)
+                     else f"{r.threshold * 100:g}%",
+                     "worse (not gated)" if r.verdict == "worse" and _off(r.threshold) else mark.get(r.verdict, r.verdict)])
     regressions = table[table["verdict"] == "regression"]
     verdict = (f"**{len(regressions)} significant regression(s)**: "
                + ", ".join(f"{r.task}.{r.metric} {_pct(r.rel)}" for r in regressions.itertuples(index=False))

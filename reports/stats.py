@@ -81,8 +81,13 @@ def bootstrap_change(base: Sequence[float], head: Sequence[float], *, paired: bo
     base_mean, head_mean = float(b.mean()), float(h.mean())
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_boot = np.where(mh == mb, 0.0, (mh - mb) / np.abs(mb))
-        r_lo, r_hi = np.quantile(rel_boot, q)
-        rel = 0.0 if head_mean == base_mean else (head_mean - base_mean) / abs(base_mean)
+        r_lo, r_hi = np.quantile(rel_boot, q, method="inverted_cdf")  # no interpolation: inf stays inf
+    if head_mean == base_mean:
+        rel = 0.0
+    elif base_mean == 0:
+        rel = math.copysign(math.inf, head_mean - base_mean)
+    else:
+        rel = (head_mean - base_mean) / abs(base_mean)
     return {"base": base_mean, "head": head_mean, "diff": head_mean - base_mean, "diff_low": float(d_lo),
                 "diff_high": float(d_hi), "rel": float(rel), "rel_low": float(r_lo), "rel_high": float(r_hi)}
 

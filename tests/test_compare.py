@@ -190,6 +190,13 @@ def test_noise_is_not_a_regression_and_direction_is_respected():
     noisy = base * 1.1 + rng.normal(0, 0.5, 10)
     v = verdicts(noisy)
     assert v["err"] in ("same", "worse") and v["err"] != "regression"
+    # from zero: an infinite relative change, still judged by direction
+    zero = _side({"err": np.zeros(10), "acc": np.zeros(10), "plain": np.zeros(10)}, better)
+    ones = _side({"err": np.ones(10), "acc": np.ones(10), "plain": np.ones(10)}, better)
+    table = compare(zero, ones)
+    assert dict(zip(table["metric"], table["verdict"])) == {"err": "regression", "acc": "better",
+                                                           "plain": "no direction"}
+    assert np.isinf(table["rel"]).all()
     # different seeds on each side: unpaired; same rule
     h = _side({"err": base * 1.5, "acc": base, "plain": base}, better)
     h["seed"] += 100
