@@ -27,6 +27,7 @@ once.  TensorFlow and NengoDL are imported only when a model is built.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import sys
 import time
 from dataclasses import dataclass
@@ -218,17 +219,29 @@ class SNN(Classifier):
         key = self.training_key(x, y, seed)
         s = self.settings
         cache = Path(s.cache_dir).expanduser() / f"snn-{key}.npz" if s.cache_dir else None
-        if cache is not None and cache.is_file():
-            params, meta = snn_model.load_params(cache)
-            snn_model.set_params(self.model, params, source=f"cached parameters {str(cache)!r}")
-            self.train_info = {"cached": True, "key": key, "path": str(cache),
-                               **{k: meta[k] for k in ("train_s", "epochs", "loss") if k in meta}}
-            return self.train_info
+        if cache is None:
+            return self._train_and_record(x, y, seed, key, None)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        # one process trains, concurrent ones (a parallel sweep) wait and reuse its result
+        with open(cache.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if cache.is_file():
+                    params, meta = snn_model.load_params(cache)
+                    snn_model.set_params(self.model, params, source=f"cached parameters {str(cache)!r}")
+                    self.train_info = {"cached": True, "key": key, "path": str(cache),
+                                       **{k: meta[k] for k in ("train_s", "epochs", "loss") if k in meta}}
+                    return self.train_info
+                return self._train_and_record(x, y, seed, key, cache)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _train_and_record(self, x: np.ndarray, y: np.ndarray, seed: int, key: str,
+                          cache: Path | None) -> dict[str, Any]:
         t0 = time.perf_counter()
-        losses = self._train_rate(x, y, seed) if s.epochs > 0 else []
-        train_s = time.perf_counter() - t0
-        self.train_info = {"cached": False, "key": key, "train_s": train_s, "epochs": s.epochs,
-                           "loss": [float(v) for v in losses]}
+        losses = self._train_rate(x, y, seed) if self.settings.epochs > 0 else []
+        self.train_info = {"cached": False, "key": key, "train_s": time.perf_counter() - t0,
+                           "epochs": self.settings.epochs, "loss": [float(v) for v in losses]}
         if cache is not None:
             self.train_info["path"] = str(self.save(cache))
         return self.train_info
@@ -382,6 +395,7 @@ class SNN(Classifier):
         converter = _converter(nengo_dl, model, spiking,
                                scale_firing_rates=s.scale_firing_rates if scale is None else scale,
                                synapse=syn if syn > 0 else None, inference_only=True)
+        converter.net.seed = self.sim_seed  # fixes the neurons' initial voltages (Uniform(0, 1))
         layers = snn_model.neuron_layers(model)
         per_layer = self.layer_synapses() if synapse is None else {}
         if per_layer:

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -282,7 +283,7 @@ def save_params(path: str | Path, params: dict[str, np.ndarray], meta: dict[str,
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **{k: np.asarray(v) for k, v in params.items()})
     tmp.replace(path)
     meta = {**meta, "architecture": {k: list(np.shape(v)) for k, v in params.items()}}

@@ -248,15 +248,23 @@ def test_bad_inputs_give_one_clear_error(model_module, data, tmp_path):
     snn.fit(data[0], data[1], rng=rng)
     with pytest.raises(InvalidArgument, match=r"images have shape \(9, 9, 1\) but the model expects \(8, 8, 1\)"):
         snn.predict(np.zeros((2, 9, 9, 1), np.float32), 3)
-    with pytest.raises(InvalidArgument, match="not a neuron layer"):
-        bench.controller("snn", layer_synapses=("nope=0.01",)).layer_synapses() if False else \
-            _with_model(snn, layer_synapses=("nope=0.01",))
+    snn.settings.layer_synapses = ("nope=0.01",)
+    with pytest.raises(InvalidArgument, match="'nope', which is not a neuron layer"):
+        snn.layer_synapses()
 
 
-def _with_model(snn, **settings):
-    for k, v in settings.items():
-        setattr(snn.settings, k, v)
-    return snn.layer_synapses()
+@tf_only
+def test_per_layer_synapses_override_the_global_one(trained):
+    import nengo
+
+    trained.settings.layer_synapses, trained.settings.synapse = ("conv=0.02",), 0.0
+    try:
+        converter, _ = trained.spiking_network()
+    finally:
+        trained.settings.layer_synapses, trained.settings.synapse = (), 0.01
+    taus = [getattr(c.synapse, "tau", None) for c in converter.net.all_connections
+            if isinstance(c.pre_obj, nengo.ensemble.Neurons)]
+    assert taus == [0.02]
 
 
 @tf_only
