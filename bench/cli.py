@@ -19,13 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from . import settings as _settings
-from .errors import BenchError, SettingError, StoreError
+from .errors import BenchError, SettingError, StoreError, UsageError
 
 PROG = "bench"
-
-
-class UsageError(BenchError):
-    """Bad command-line arguments."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -31,16 +31,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BenchError, StoreError
+from .errors import CompareError, StoreError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 MATCH = ["plant", "controller", "task", "match_hash"]
-
-
-class CompareError(BenchError):
-    """A comparison that cannot be made (nothing selected, nothing in common)."""
 
 
 def _commit_of(value: Any) -> str:

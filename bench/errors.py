@@ -98,3 +98,19 @@ class RunFailed(BenchError, RuntimeError):
 
 class ConformanceError(BenchError, AssertionError):
     """A plugin that breaks the plant / controller contract (bench.testing)."""
+
+
+class CompareError(BenchError, ValueError):
+    """A comparison that cannot be made (nothing selected, nothing in common)."""
+
+
+class SuiteError(BenchError, ValueError):
+    """A suite that does not exist or a suite file that does not parse or check."""
+
+
+class SweepError(BenchError, ValueError):
+    """A sweep that cannot start: empty product, bad executor, unreachable scheduler."""
+
+
+class UsageError(BenchError, ValueError):
+    """Bad command-line arguments."""

@@ -37,14 +37,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import BenchError, suggestion
+from .errors import SuiteError, suggestion
 
 TOP_KEYS = ("name", "version", "description", "seeds", "max_regression", "run", "thresholds")
 RUN_KEYS = ("plant", "controller", "task", "seeds", "dt", "set")
-
-
-class SuiteError(BenchError):
-    """A suite that does not exist or a suite file that does not parse or check."""
 
 
 @dataclasses.dataclass

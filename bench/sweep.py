@@ -46,13 +46,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import settings as _settings
-from .errors import BenchError, Incompatible, SettingError, Unavailable
+from .errors import BenchError, Incompatible, SettingError, SweepError, Unavailable
 
 EXECUTORS = ("local", "dask")
-
-
-class SweepError(BenchError):
-    """A sweep that cannot start: empty product, bad executor, unreachable scheduler."""
 
 
 # -- planning ----------------------------------------------------------------

@@ -19,7 +19,7 @@ BIN = Path(sys.executable).parent
 
 @pytest.mark.parametrize("argv, fragment", [
     (["run", "arm2", "osx", "reach"], "unknown controller 'osx'; did you mean 'osc'?"),
-    (["run", "arm", "osc", "reach"], "unknown plant or dataset 'arm'; did you mean 'arm2'?"),
+    (["run", "amr2", "osc", "reach"], "unknown plant or dataset 'amr2'; did you mean 'arm2'?"),
     (["run", "arm2", "osc", "rech"], "unknown task 'rech'; did you mean 'reach'?"),
     (["run", "arm2", "osc", "reach", "--dt", "0"], "'arm2.dt' must be > 0"),
     (["run", "arm2", "osc", "reach", "--dt=-1e-3"], "'arm2.dt' must be > 0"),
