@@ -383,9 +383,8 @@ class SNN(Classifier):
         none); per-layer synapses from ``layer_synapses`` override ``synapse``.
         """
         from .tfcompat import nengo_dl as _nengo_dl
-        from .tfcompat import tensorflow
 
-        tf, nengo_dl = tensorflow(), _nengo_dl()
+        nengo_dl = _nengo_dl()
         import nengo
 
         s = self.settings
@@ -432,7 +431,7 @@ class SNN(Classifier):
         syn_layers = snn_model.synapses(model)
         neurons = {name: int(p.size_in) for name, p in objs["neurons"].items()}
         per_image = steps * max(1, sum(neurons.values())) * 4
-        mb = max(1, min(s.eval_minibatch, n, int(2e8 // per_image) if record else n))
+        mb = max(1, min(s.eval_minibatch, n, int(2e8 // per_image)))  # ≤ ~200 MB of probed spikes
         flat = np.asarray(x, np.float32).reshape(n, 1, -1)
         # analog inputs: multiply-accumulates every step, for layers fed by the image
         mac_ops = 0.0
@@ -447,7 +446,6 @@ class SNN(Classifier):
         raster: dict[str, np.ndarray] = {}
         outputs = np.empty((n, steps, self.n_classes), np.float32)
         wall = 0.0
-        probes = [objs["output"], *objs["neurons"].values()] if record else [objs["output"]]
         with nengo_dl.Simulator(converter.net, minibatch_size=mb, dt=s.dt, seed=self.sim_seed,
                                 progress_bar=False) as sim:
             for start in range(0, n, mb):

@@ -112,7 +112,7 @@ class Digits(Dataset):
         y = data.target.astype(np.int64)
         rng = np.random.default_rng(seed if s.split_seed is None else s.split_seed)
         order = rng.permutation(len(y))
-        n_test = max(1, int(round(s.test_fraction * len(y))))
+        n_test = max(1, round(s.test_fraction * len(y)))
         test, train = order[:n_test], order[n_test:]
         x_train, y_train = _limit(x[train], y[train], s.max_train)
         x_test, y_test = _limit(x[test], y[test], s.max_test)

@@ -16,15 +16,15 @@ def write_npz(path, **arrays):
 
 
 def small_split(rng, shape=(6, 6), n_train=20, n_test=8, classes=3):
-    return dict(x_train=rng.random((n_train, *shape)).astype(np.float32),
-                y_train=np.arange(n_train) % classes,
-                x_test=rng.random((n_test, *shape)).astype(np.float32),
-                y_test=np.arange(n_test) % classes)
+    return {"x_train": rng.random((n_train, *shape)).astype(np.float32),
+            "y_train": np.arange(n_train) % classes,
+            "x_test": rng.random((n_test, *shape)).astype(np.float32),
+            "y_test": np.arange(n_test) % classes}
 
 
 def test_digits_split_shapes_and_range():
     d = bench.plant("digits")
-    x_train, y_train, x_test, y_test = d.load(0)
+    x_train, y_train, x_test, _ = d.load(0)
     assert x_train.shape[1:] == x_test.shape[1:] == d.input_shape == (8, 8, 1)
     assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
     assert len(x_train) + len(x_test) == 1797 and len(x_test) == round(0.2 * 1797)
@@ -45,7 +45,7 @@ def test_digits_split_is_fixed_by_seed():
 def test_npz_dataset_loads_and_adds_channel(tmp_path):
     path = write_npz(tmp_path / "d.npz", **small_split(np.random.default_rng(0)))
     d = bench.plant("npz", path=str(path))
-    x_train, y_train, x_test, y_test = d.load(0)
+    x_train = d.load(0)[0]
     assert x_train.shape == (20, 6, 6, 1) and d.input_shape == (6, 6, 1) and d.n_classes == 3
 
 
@@ -97,7 +97,7 @@ def test_mnist_from_path_scales_uint8(tmp_path):
     path = write_npz(tmp_path / "mnist.npz",
                      x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8), y_train=np.arange(30) % 10,
                      x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), y_test=np.arange(10))
-    x_train, y_train, x_test, y_test = bench.plant("mnist", path=str(path), max_train=12).load(0)
+    x_train, _, x_test, _ = bench.plant("mnist", path=str(path), max_train=12).load(0)
     assert x_train.shape == (12, 28, 28, 1) and x_train.dtype == np.float32 and x_train.max() <= 1.0
     assert np.allclose(x_test[0, :, :, 0] * 255, np.load(path)["x_test"][0])
 

@@ -130,6 +130,8 @@ def test_default_spiking_within_one_point_at_30_steps(trained, data):
     n = len(data[2])
     assert run.ac_ops == pytest.approx(run.spikes_per_neuron["conv"].sum() / n * 10)
     assert run.ac_per_step.shape == (30,) and run.ac_per_step.sum() == pytest.approx(run.ac_ops)
+    # the same trained network and seed give the same spikes (initial voltages are seeded)
+    np.testing.assert_array_equal(trained.predict(data[2][:40], 30), run.outputs[:40])
 
 
 @tf_only
@@ -270,8 +272,8 @@ def test_per_layer_synapses_override_the_global_one(trained):
 @tf_only
 def test_cli_bad_model_file_exits_2(cli, tmp_path):
     (tmp_path / "junk.keras").write_text("junk")
-    code, out, err = cli("run", "digits", "snn", "classify", "--set", f"model={tmp_path / 'junk.keras'}",
-                         "--set", "epochs=1")
+    code, _, err = cli("run", "digits", "snn", "classify", "--set", f"model={tmp_path / 'junk.keras'}",
+                       "--set", "epochs=1")
     assert code == 2, err
     assert "is not a Keras model file" in err and "Traceback" not in err
 

@@ -42,7 +42,6 @@ TIMES: dict[str, float] = {}
 def engines(tmp_path_factory):
     """Ready-built simulators of one trained network, and a function running each for one round."""
     import nengo
-
     from bench.controllers.tfcompat import nengo_dl as _nengo_dl
 
     nengo_dl = _nengo_dl()
