@@ -26,9 +26,7 @@ once.  TensorFlow and NengoDL are imported only when a model is built.
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +38,7 @@ from bench.api import Classifier
 from bench.errors import CheckpointError, InvalidArgument
 from bench.settings import setting, settings_hash
 
-from . import snn_model
+from . import snn_model, snn_train
 
 #: Settings that change the trained parameters (the cache key).
 TRAINING_KEYS = ("model", "epochs", "minibatch", "learning_rate", "rate_loss_weight", "min_hz", "max_hz")
@@ -104,26 +102,6 @@ class SpikingRun:
         """Mean firing rate (Hz) of every neuron of ``layer`` over all images."""
         n = self.outputs.shape[0]
         return self.spikes_per_neuron[layer] / (n * self.n_steps * self.dt)
-
-
-def _relu_keys(tf: Any, nengo: Any) -> list[Any]:
-    return [tf.nn.relu, tf.keras.activations.relu, nengo.RectifiedLinear()]
-
-
-def _converter(nengo_dl: Any, model: Any, neuron: Any, **kwargs: Any) -> Any:
-    """``nengo_dl.Converter`` with every ReLU spelling swapped for ``neuron``."""
-    import warnings
-
-    import nengo
-
-    tf = sys.modules["tensorflow"]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="swap_activations contained")
-        try:
-            return nengo_dl.Converter(model, swap_activations={k: neuron for k in _relu_keys(tf, nengo)},
-                                      **kwargs)
-        except TypeError as exc:
-            raise InvalidArgument(f"snn: the converter cannot map this model: {exc}") from None
 
 
 class SNN(Classifier):
@@ -239,95 +217,12 @@ class SNN(Classifier):
     def _train_and_record(self, x: np.ndarray, y: np.ndarray, seed: int, key: str,
                           cache: Path | None) -> dict[str, Any]:
         t0 = time.perf_counter()
-        losses = self._train_rate(x, y, seed) if self.settings.epochs > 0 else []
+        losses = snn_train.train_rate_mode(self.model, x, y, self.settings, seed) if self.settings.epochs else []
         self.train_info = {"cached": False, "key": key, "train_s": time.perf_counter() - t0,
                            "epochs": self.settings.epochs, "loss": [float(v) for v in losses]}
         if cache is not None:
             self.train_info["path"] = str(self.save(cache))
         return self.train_info
-
-    def _train_rate(self, x: np.ndarray, y: np.ndarray, seed: int) -> list[float]:
-        from .tfcompat import nengo_dl as _nengo_dl
-        from .tfcompat import tensorflow
-
-        tf, nengo_dl = tensorflow(), _nengo_dl()
-        import nengo
-
-        s = self.settings
-        model = self.model
-        # NengoDL needs whole minibatches: shuffle with the run's seed, drop the remainder.
-        order = np.random.default_rng(seed).permutation(len(y))
-        mb = min(s.minibatch, len(y))
-        order = order[: len(order) // mb * mb]
-        xs = x[order].reshape(len(order), 1, -1)
-        ys = y[order].reshape(-1, 1, 1)
-        rate = nengo.RectifiedLinear()
-        converter = _converter(nengo_dl, model, rate)
-        inp, out = converter.inputs[model.inputs[0]._keras_history.layer], converter.outputs[
-            model.outputs[0]._keras_history.layer]
-        hidden = []
-        with converter.net:
-            nengo_dl.configure_settings(stateful=False)
-            if s.rate_loss_weight > 0:
-                hidden = [nengo.Probe(converter.layers[layer], label=f"{layer.name}.rates")
-                          for layer in snn_model.neuron_layers(model)]
-        lo, hi, weight, scale = s.min_hz, s.max_hz, s.rate_loss_weight, s.scale_firing_rates
-
-        def rate_loss(_target: Any, activation: Any) -> Any:
-            """weight × mean squared distance of each rate (Hz) outside [min_hz, max_hz], halved.
-
-            A rate-mode activation ``a`` fires at ``scale_firing_rates · a`` Hz once converted.
-            """
-            rates = scale * activation
-            err = tf.nn.relu(rates - hi) + tf.nn.relu(lo - rates)
-            return weight * tf.reduce_mean(tf.square(err)) / 2
-
-        with snn_model.seeded(seed), nengo_dl.Simulator(converter.net, minibatch_size=mb, seed=seed,
-                                                        progress_bar=False) as sim:
-            losses = {out: tf.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      **{p: rate_loss for p in hidden}}
-            sim.compile(optimizer=tf.optimizers.RMSprop(s.learning_rate), loss=losses)
-            targets = {out: ys, **{p: np.zeros((len(ys), 1, p.size_in), np.float32) for p in hidden}}
-            history = sim.fit({inp: xs}, targets, epochs=s.epochs, verbose=0, shuffle=True)
-            self._copy_trained(sim, converter)
-            check = xs[:mb]
-            nengo_out = sim.predict_on_batch({inp: check})[out][:, -1]
-        keras_out = model(check.reshape((-1, *self.input_shape)), training=False).numpy()
-        err = float(np.max(np.abs(nengo_out - keras_out)))
-        if err > 1e-3 * max(1.0, float(np.max(np.abs(keras_out)))):
-            raise RuntimeError(f"snn: copying trained NengoDL parameters into Keras failed (max |Δ| = {err:.3g})")
-        return list(history.history.get("loss", []))
-
-    def _copy_trained(self, sim: Any, converter: Any) -> None:
-        """Write the trained NengoDL values back into the Keras layers."""
-        import nengo
-
-        by_pre_label: dict[str, Any] = {}
-        into: dict[int, list[Any]] = {}
-        for conn in converter.net.all_connections:
-            by_pre_label.setdefault(getattr(conn.pre_obj, "label", None) or "", conn)
-            into.setdefault(id(conn.post_obj), []).append(conn)
-        for layer in self.model.layers:
-            if type(layer).__name__ not in snn_model.WEIGHTED_LAYERS:
-                continue
-            name = f"{layer.name}.0"
-            obj = converter.layers[layer]
-            kernel_conns = [c for c in into.get(id(obj), [])
-                            if not (getattr(c.pre_obj, "label", "") or "").startswith(name + ".bias")]
-            if len(kernel_conns) != 1:
-                raise RuntimeError(f"snn: found {len(kernel_conns)} weight connections for layer {layer.name!r}")
-            w = np.asarray(sim.data[kernel_conns[0]].weights)
-            kernel = w.T if type(layer).__name__ == "Dense" else w
-            values = [kernel.reshape(layer.kernel.shape)]
-            if layer.use_bias:
-                if name + ".bias" in by_pre_label:  # a trainable bias node (conv layers, linear dense)
-                    bias = np.asarray(sim.data[by_pre_label[name + ".bias"]].weights)[:, 0]
-                elif isinstance(obj, nengo.ensemble.Neurons):  # dense into neurons: the ensemble's bias
-                    bias = np.asarray(sim.data[obj.ensemble].bias)
-                else:
-                    raise RuntimeError(f"snn: cannot find the trained bias of layer {layer.name!r}")
-                values.append(bias.reshape(layer.bias.shape))
-            layer.set_weights(values)
 
     # -- evaluation ---------------------------------------------------------------
     def predict_rate(self, x: np.ndarray) -> np.ndarray:
@@ -391,7 +286,7 @@ class SNN(Classifier):
         model = self._need_model()
         syn = s.synapse if synapse is None else synapse
         spiking = nengo.SpikingRectifiedLinear()
-        converter = _converter(nengo_dl, model, spiking,
+        converter = snn_train.make_converter(nengo_dl, model, spiking,
                                scale_firing_rates=s.scale_firing_rates if scale is None else scale,
                                synapse=syn if syn > 0 else None, inference_only=True)
         converter.net.seed = self.sim_seed  # fixes the neurons' initial voltages (Uniform(0, 1))
@@ -523,11 +418,3 @@ class SNN(Classifier):
             "rate_sparsity": zeros / (len(x) * total),
             "param_bytes": float(sum(v.nbytes for v in snn_model.get_params(model).values())),
         }
-
-    def describe_training(self) -> dict[str, Any]:
-        return dict(self.train_info)
-
-
-def fields_for_training(settings: SNNSettings) -> dict[str, Any]:
-    """The training-relevant settings (what :data:`TRAINING_KEYS` names)."""
-    return {k: v for k, v in dataclasses.asdict(settings).items() if k in TRAINING_KEYS}
