@@ -6,9 +6,9 @@ The pipeline follows NengoDL's Keras-to-SNN workflow:
    Input → Conv2D(32, 3×3, ReLU) → Flatten → Dense(classes)).
 2. Train it in rate mode: ``nengo_dl.Converter(model, swap_activations=
    {relu: nengo.RectifiedLinear()})`` and ``nengo_dl.Simulator.fit`` with
-   RMSprop and sparse cross-entropy from logits; optionally a firing-rate
-   loss on a probe of every hidden layer that penalises rates outside
-   ``[min_hz, max_hz]`` (rates in Hz of the converted network, i.e. at
+   RMSprop and sparse cross-entropy from logits (:mod:`bench.controllers.snn_train`);
+   optionally a firing-rate loss on a probe of every hidden layer that
+   penalises rates outside ``[min_hz, max_hz]`` (rates in Hz of the converted network, i.e. at
    ``scale_firing_rates``, which then joins the cache key).
 3. Copy the trained values back into the Keras model, then convert *that*
    model to spiking neurons (``nengo.SpikingRectifiedLinear``) with
