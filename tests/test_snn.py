@@ -42,6 +42,9 @@ def test_pareto_front_keeps_only_non_dominated():
                        "synops_spiking": [100, 200, 200, 50, 900, 1]})
     front = pareto_front(df)
     assert list(front.index) == [3, 0, 1, 4]  # row 2 is dominated by row 1; NaN row left out
+    # a frame of one dtype, whose values pandas may hand out read-only, is not modified
+    ints = pd.DataFrame({"spiking_accuracy": [1, 2], "latency_steps": [1, 1], "synops_spiking": [5, 5]})
+    assert list(pareto_front(ints).index) == [1] and ints["spiking_accuracy"].tolist() == [1, 2]
     with pytest.raises(InvalidArgument, match="no column"):
         pareto_front(df, minimize=("wall",))
 

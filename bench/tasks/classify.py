@@ -116,7 +116,7 @@ def pareto_front(df: Any, maximize: Sequence[str] = ("spiking_accuracy",),
         raise InvalidArgument(f"pareto_front: no column(s) {', '.join(missing)} (have {', '.join(map(str, df.columns))})")
     data = df[cols].astype(float)
     ok = data.notna().all(axis=1).to_numpy()
-    values = data.to_numpy()
+    values = data.to_numpy(dtype=float, copy=True)
     values[:, : len(maximize)] *= -1  # everything to minimise
     keep = np.zeros(len(df), bool)
     for i in np.flatnonzero(ok):
