@@ -161,7 +161,8 @@ class SNN(Classifier):
                                       f"got {y.dtype} {y.shape}")
             n_classes = self.n_classes if self.model is not None else None
             if y.min() < 0 or (n_classes is not None and y.max() >= n_classes):
-                raise InvalidArgument(f"snn: labels out of range [0, {n_classes}): found "
+                bound = n_classes if n_classes is not None else "n_classes"
+                raise InvalidArgument(f"snn: labels out of range [0, {bound}): found "
                                       f"{int(y.min())}..{int(y.max())}")
 
     # -- training ---------------------------------------------------------------
@@ -188,6 +189,7 @@ class SNN(Classifier):
         """
         x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y)
+        self.model = None  # fit builds a fresh model for these images
         self.check_data(x, y)
         classes = int(n_classes or getattr(self.plant, "n_classes", 0) or int(y.max()) + 1)
         seed = int(rng.integers(2**31 - 1))
