@@ -42,7 +42,8 @@ class AHFSettings:
         "rollout", "rollout: new rollout every update (a); fixed: one rollout per fixed_iters updates (b); "
         "switch: (b) until a plateau, then (a)")
     fixed_iters: int = setting(32, "K: updates per rollout in the fixed regime", ge=1, le=10000)
-    plateau: float = setting(0.05, "switch regime: relative gain of a K-block below which it switches", ge=0, lt=1)
+    plateau: float = setting(0.05, "switch regime: switch when a K-block lowers the best mean distance by less "
+                                   "than this fraction", ge=0, lt=1)
     cg_iter: int = setting(96, "most conjugate-gradient iterations per update", ge=1, le=10000)
     init_damping: float = setting(100.0, "initial Tikhonov damping of HF", gt=0, le=1e8)
     min_damping: float = setting(0.0, "floor for HF's adaptive damping (0: none)", ge=0, le=1e8)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,8 @@ def read_weights(npz_path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
     Raises :class:`CheckpointError` for a missing, corrupt or foreign file.
     """
     npz_path = Path(npz_path)
+    if npz_path.exists() and not zipfile.is_zipfile(npz_path):
+        raise CheckpointError(f"{npz_path} is not an ahf weights file (not an .npz archive)")
     try:
         with np.load(npz_path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

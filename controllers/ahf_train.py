@@ -7,8 +7,9 @@ Regimes (setting ``regime``):
              update.
 ``fixed``    (b) one rollout, then ``fixed_iters`` (K) HF updates with the
              inputs (the arm states the network saw) and targets held fixed.
-``switch``   (b) until a block of K updates improves the closed-loop mean
-             final hand distance by less than ``plateau`` (relative), then (a).
+``switch``   (b) until a block of K updates lowers the best closed-loop mean
+             final hand distance so far by less than ``plateau`` (relative),
+             then (a).
 
 One *iteration* is one HF update (one batch).  After each one the weights are
 run in closed loop on the arm (the figure reported and checkpointed is the
@@ -135,7 +136,6 @@ class Trainer:
         self.best: tuple[float, int] | None = None  # (distance_mean, iteration)
         self._fixed: tuple[np.ndarray, np.ndarray] | None = None
         self._block_left = 0
-        self._block_start_distance = np.inf
 
     # -- evaluation -------------------------------------------------------------
     def evaluate(self, W: np.ndarray | None = None) -> tuple[float, np.ndarray]:
@@ -250,15 +250,21 @@ class Trainer:
         for k, v in zip(HISTORY, row):
             self.history[k].append(v)
 
-    def _maybe_switch(self, dist_mean: float) -> None:
+    def _maybe_switch(self) -> None:
+        """At the end of a K-block: switch to (a) when the best closed-loop mean
+        distance of the block is not ``plateau`` (relative) below the best before it."""
         if self.settings.regime != "switch" or self.phase != "fixed" or self._block_left > 0:
             return
-        start = self._block_start_distance
-        gain = (start - dist_mean) / start if np.isfinite(start) and start > 0 else 1.0
-        self._block_start_distance = dist_mean
+        d = np.asarray(self.history["distance_mean"], dtype=float)
+        k = self.settings.fixed_iters
+        before, block = d[:-k], d[-k:]
+        if before.size == 0:
+            return
+        best_before = float(np.nanmin(before))
+        gain = (best_before - float(np.nanmin(block))) / best_before if best_before > 0 else 0.0
         if gain < self.settings.plateau:
             self.phase = "rollout"
-            self.log(f"iteration {self.iteration}: plateau (block improved {gain * 100:.1f}% < "
+            self.log(f"iteration {self.iteration}: plateau (block improved the best by {gain * 100:.1f}% < "
                      f"{self.settings.plateau * 100:.1f}%): switching to a rollout every iteration")
 
     def run(self, fresh: bool = False) -> Any:
@@ -272,7 +278,6 @@ class Trainer:
             err, dist = self.evaluate()
             self.record(err, dist)
             self.save(err, dist)
-            self._block_start_distance = float(dist.mean())
         self.log(f"ahf on {self.arm.name}: {len(self.problem.targets_xy)} targets, {self.problem.steps} steps "
                  f"of {self.arm.dt} s, hidden {s.hidden}, regime {s.regime}, CG up to {s.cg_iter}")
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -306,7 +311,7 @@ class Trainer:
             self.log(f"iteration {self.iteration:4d}  error {err:.5f}  final distance mean "
                      f"{dist.mean() * 100:6.2f} cm  max {dist.max() * 100:6.2f} cm  damping {self.opt.damping:.3g}  "
                      f"{self.phase:7s}  {self.wall:7.1f} s")
-            self._maybe_switch(float(dist.mean()))
+            self._maybe_switch()
         return pd.DataFrame(self.history)
 
     def best_weights(self) -> tuple[np.ndarray, dict[str, Any]] | None:
