@@ -32,6 +32,7 @@ plant below 5% of the batched epoch.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import hessianfree as hf
 import numpy as np
@@ -44,7 +45,6 @@ import bench
 
 TIMES: dict[tuple[str, str], float] = {}
 PLANT_SHARE: dict[str, float] = {}
-RATIOS = {("ahf-epoch", "batched-analytic", "per-trial-fd"): None}
 
 
 class PerTrialFiniteDifferenceArm:
@@ -90,8 +90,21 @@ class PlainRNNet(MaskedRNNet):
     cache_minibatch = hf.RNNet.cache_minibatch
 
 
-def reference_setup(variant: str):
-    """(net, plant layer, optimiser, starting weights) of the reference configuration."""
+def shipped_state():
+    """Weights, damping and CG warm start of the shipped arm2 checkpoint (a late-training epoch)."""
+    from importlib import resources
+
+    from bench.controllers import ahf_checkpoints as ckpt
+
+    folder = resources.files("bench.controllers") / "weights"
+    (path, _), = ckpt.find([p for p in map(Path, map(str, folder.iterdir())) if p.suffix == ".json"], plant="arm2")
+    arrays, meta = ckpt.read_weights(path)
+    return arrays["W"], float(arrays["damping"]), arrays["init_delta"]
+
+
+def reference_setup(variant: str, start: str = "initial"):
+    """(net, plant layer, optimiser, starting weights, damping, CG warm start) of the
+    reference configuration, from fresh weights or from the shipped arm2 checkpoint."""
     arm = bench.plant("arm2", dt=0.01)
     settings = bench.controller("ahf").settings
     problem = make_problem(arm, bench.task("reach", targets=64), settings)
@@ -105,7 +118,11 @@ def reference_setup(variant: str):
         net.__class__ = PlainRNNet
     opt = hf.opt.HessianFree(CG_iter=96, init_damping=100.0, plotting=False)
     net.optimizer = opt
-    return net, layer, opt, net.W.copy()
+    if start == "trained":
+        w, damping, delta = shipped_state()
+        net.W[:] = w
+        return net, layer, opt, net.W.copy(), damping, np.asarray(delta, dtype=net.dtype)
+    return net, layer, opt, net.W.copy(), 100.0, None
 
 
 def one_epoch(net, layer, opt):
@@ -116,34 +133,38 @@ def one_epoch(net, layer, opt):
     return update
 
 
+@pytest.mark.parametrize("start", ["initial", "trained"])
 @pytest.mark.parametrize("variant", ["batched-analytic", "batched-analytic-f32", "hf-plain", "per-trial-fd"])
-def test_hf_epoch(benchmark, variant):
-    net, layer, opt, w0 = reference_setup(variant)
+def test_hf_epoch(benchmark, variant, start):
+    net, layer, opt, w0, damping0, delta0 = reference_setup(variant, start)
     updates = []
+    group = f"ahf-epoch-{start}"
 
     def setup():
         net.W[:] = w0
-        opt.damping, opt.init_delta = 100.0, None
+        opt.damping, opt.init_delta = damping0, None if delta0 is None else delta0.copy()
         layer.plant_seconds = 0.0
         return (), {}
 
     def run():
         t0 = time.perf_counter()
         updates.append(one_epoch(net, layer, opt))
-        PLANT_SHARE[variant] = layer.plant_seconds / (time.perf_counter() - t0)
+        PLANT_SHARE[(group, variant)] = layer.plant_seconds / (time.perf_counter() - t0)
 
-    benchmark.group, benchmark.name = "ahf-epoch", variant
-    rounds = 3 if variant == "per-trial-fd" else 10
+    benchmark.group, benchmark.name = group, variant
+    rounds = 3 if variant == "per-trial-fd" or start == "trained" else 10
     benchmark.pedantic(run, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
     stats = getattr(benchmark, "stats", None)
     if stats is not None and not benchmark.disabled:
-        TIMES[("ahf-epoch", variant)] = stats.stats.min
+        TIMES[(group, variant)] = stats.stats.min
     assert updates and np.all(np.isfinite(updates[-1])) and np.any(updates[-1] != 0)
 
 
-def test_epoch_profile(capsys):
+@pytest.mark.parametrize("start", ["initial", "trained"])
+def test_epoch_profile(capsys, start):
     """Where one epoch of the default path spends its time (printed with -s)."""
-    net, layer, opt, _ = reference_setup("batched-analytic")
+    net, layer, opt, _, damping, delta = reference_setup("batched-analytic", start)
+    opt.damping, opt.init_delta = damping, delta
     spent = {"calc_G": 0.0, "calc_grad": 0.0, "forward": 0.0}
     calls = {k: 0 for k in spent}
 
@@ -165,7 +186,7 @@ def test_epoch_profile(capsys):
     total = time.perf_counter() - t0
     plant = layer.plant_seconds
     rest = total - spent["calc_G"] - spent["calc_grad"] - spent["forward"]
-    lines = [f"one HF epoch {total * 1e3:.0f} ms:",
+    lines = [f"one HF epoch ({start} weights) {total * 1e3:.0f} ms:",
              f"  Gauss-Newton products {spent['calc_G'] * 1e3:.0f} ms ({calls['calc_G']} calls, "
              f"{spent['calc_G'] / max(calls['calc_G'], 1) * 1e3:.2f} ms each) {spent['calc_G'] / total:.0%}",
              f"  gradient {spent['calc_grad'] * 1e3:.0f} ms {spent['calc_grad'] / total:.0%}",
@@ -178,11 +199,12 @@ def test_epoch_profile(capsys):
     assert calls["calc_G"] >= 1 and plant > 0
 
 
-def test_speed_ratios(request):
-    if request.config.getoption("benchmark_disable", False) or not TIMES:
+def test_speed_ratios():
+    if not TIMES:
         pytest.skip("ratios need --benchmark-enable")
-    base = TIMES.get(("ahf-epoch", "per-trial-fd"))
     for (group, name), t in sorted(TIMES.items()):
+        base = TIMES.get((group, "per-trial-fd"))
         ratio = f", {base / t:.1f}x faster than per-trial-fd" if base else ""
-        print(f"\n{group} {name}: {t * 1e3:.1f} ms (plant {PLANT_SHARE.get(name, float('nan')):.1%}){ratio}")
-    assert PLANT_SHARE["batched-analytic"] < 0.05, "the plant should take under 5% of an HF epoch"
+        print(f"\n{group} {name}: {t * 1e3:.1f} ms (plant {PLANT_SHARE.get((group, name), float('nan')):.1%}){ratio}")
+    share = PLANT_SHARE[("ahf-epoch-trained", "batched-analytic")]
+    assert share < 0.05, f"the plant takes {share:.1%} of a training HF epoch (target < 5%)"
