@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml plugins/bench-example/pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The main job: arm2 reaching with every controller that can reach (64 targets, dt 0.01 as in
+# the AHF write-up), its summary table; then the quick suite over every built-in plugin and
+# the offline HTML report (.bench/report/index.html).
 demo: $(STAMP)
 	$(BIN)/bench list
-	$(BIN)/bench run arm2 osc reach --set reach.targets=64 --db $(DB)
-	$(BIN)/bench run arm2 pd reach --set reach.targets=64 --db $(DB)
+	$(BIN)/bench sweep arm2 osc,ahf,pd reach --dt 0.01 --set reach.targets=64 --seeds 3 --db $(DB) -q
+	$(BIN)/bench report --db $(DB) --latest --where plant=arm2 --where task=reach --format md
+	$(BIN)/bench ci --suite quick --db $(DB)
+	$(BIN)/bench report --db $(DB) --latest --format html --out .bench/report
+	@echo "report: .bench/report/index.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
