@@ -46,7 +46,7 @@ TRAINING_KEYS = ("model", "epochs", "minibatch", "learning_rate", "rate_loss_wei
 
 @dataclass
 class SNNSettings:
-    model: str = setting("default", "'default', a saved .keras/.h5 file, or 'module:function(input_shape, n_classes)'")
+    model: str = setting("default", "'default', a saved .keras file, or 'module:function(input_shape, n_classes)'")
     epochs: int = setting(30, "rate-mode training epochs", ge=0, le=100000)
     minibatch: int = setting(32, "training minibatch size", ge=1)
     learning_rate: float = setting(1e-3, "RMSprop learning rate", gt=0)

@@ -73,8 +73,11 @@ def build_model(spec: str, input_shape: tuple[int, ...], n_classes: int, seed: i
     """The model named by ``spec``, checked against the data's shapes.
 
     ``spec`` is ``""``/``"default"`` (:func:`default_model`), a saved Keras
-    file (``.keras`` or ``.h5``), or ``"module:function"``; the function is
-    called as ``function(input_shape, n_classes)`` and returns a model.
+    ``.keras`` file, or ``"module:function"``; the function is called as
+    ``function(input_shape, n_classes)`` and returns a model.  Files load in
+    Keras' safe mode, which refuses serialised Python code (``Lambda``
+    layers); legacy ``.h5`` files are refused because that format can carry
+    such code unchecked.
     """
     from .tfcompat import tensorflow
 
@@ -83,6 +86,9 @@ def build_model(spec: str, input_shape: tuple[int, ...], n_classes: int, seed: i
         model = default_model(input_shape, n_classes, seed)
     elif spec.endswith((".keras", ".h5")) or Path(spec).expanduser().is_file():
         path = Path(spec).expanduser()
+        if path.suffix != ".keras":
+            raise InvalidArgument(f"snn: model file {spec!r}: only .keras files are loaded (in safe mode); "
+                                  "re-save the model with model.save('name.keras')")
         if not path.is_file():
             raise InvalidArgument(f"snn: model file {spec!r} does not exist")
         try:
@@ -100,7 +106,7 @@ def build_model(spec: str, input_shape: tuple[int, ...], n_classes: int, seed: i
         with seeded(seed):
             model = fn(tuple(input_shape), int(n_classes))
     else:
-        raise InvalidArgument(f"snn: model {spec!r} is neither 'default', a .keras/.h5 file nor 'module:function'")
+        raise InvalidArgument(f"snn: model {spec!r} is neither 'default', a .keras file nor 'module:function'")
     if not isinstance(model, tf.keras.Model):
         raise InvalidArgument(f"snn: model {spec or 'default'!r} is a {type(model).__name__}, not a Keras model")
     check_model(model, input_shape, n_classes)

@@ -241,6 +241,10 @@ def test_bad_inputs_give_one_clear_error(model_module, data, tmp_path):
     rng = np.random.default_rng(0)
     with pytest.raises(InvalidArgument, match="is not a Keras model file"):
         bench.controller("snn", model=str(not_keras), cache_dir="").fit(data[0], data[1], rng=rng)
+    legacy = tmp_path / "model.h5"
+    legacy.write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(InvalidArgument, match="only .keras files are loaded"):
+        bench.controller("snn", model=str(legacy), cache_dir="").fit(data[0], data[1], rng=rng)
     with pytest.raises(InvalidArgument, match="activation 'tanh'.*cannot map"):
         bench.controller("snn", model=f"{model_module}:tanh_model", cache_dir="").fit(data[0], data[1], rng=rng)
     with pytest.raises(InvalidArgument, match="cannot import model builder"):
