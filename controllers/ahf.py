@@ -56,6 +56,8 @@ class AHFSettings:
     effort_cost: float = setting(0.0, "SparseL2 weight on the output layer (torques)", ge=0)
     input_scale: float = setting(0.2, "network inputs are (state - start state) / input_scale", unit="rad", gt=0)
     init_coeff: float = setting(0.1, "scale of the sparse random initial weights", gt=0, le=100)
+    output_gain: float = setting(1.0, "fixed output-to-plant weights: output_gain × identity (1: identity)",
+                                 unit="N·m", gt=0, le=1e6)
     guard: float = setting(2 * math.pi, "state squashing threshold during training", unit="rad", gt=0)
     dtype: Literal["float64", "float32"] = setting("float64", "float type of the network and plant layer")
     return_phase: bool = setting(False, "train to reach and then return to the start (2 × duration; "

@@ -164,11 +164,13 @@ class MaskedRNNet(hf.RNNet):
 
 def build_network(n_state: int, hidden: int, *, plant_layer: Any = None, losses: Any = None,
                   dtype: Any = np.float64, seed: int = 0, init_coeff: float = 0.1,
-                  weights: np.ndarray | None = None) -> MaskedRNNet:
+                  weights: np.ndarray | None = None, output_gain: float = 1.0) -> MaskedRNNet:
     """The ``ahf`` network; random sparse init from ``seed`` unless ``weights`` is given.
 
     ``plant_layer`` is the last layer for training (an :class:`ArmPlantLayer`);
     without it a linear placeholder stands in (enough for reading weights).
+    The fixed ``3→4`` weights are ``output_gain × identity`` (N·m per output
+    unit; 1 = the reference's identity); loaded weights keep their own.
     """
     shape = layer_sizes(n_state, hidden)
     last = plant_layer if plant_layer is not None else hf.nl.Linear()
@@ -193,9 +195,10 @@ def build_network(n_state: int, hidden: int, *, plant_layer: Any = None, losses:
     start, _, end = net.offsets[FIXED]
     fixed[start:end] = True
     net.fixed = fixed
-    w, b = net.get_weights(net.W, FIXED)
-    w[...] = np.eye(n_state, dtype=net.dtype)
-    b[...] = 0
+    if weights is None:
+        w, b = net.get_weights(net.W, FIXED)
+        w[...] = output_gain * np.eye(n_state, dtype=net.dtype)
+        b[...] = 0
     return net
 
 

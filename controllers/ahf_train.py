@@ -121,7 +121,7 @@ class Trainer:
                                    guard=s.guard, input_center=self.center, input_scale=self.scale,
                                    cost_steps=problem.cost_steps)
         self.net = build_network(arm.state_size, s.hidden, plant_layer=self.layer, dtype=self.dtype, seed=self.seed,
-                                 init_coeff=s.init_coeff,
+                                 init_coeff=s.init_coeff, output_gain=s.output_gain,
                                  losses=make_losses(problem.q_target, s.step_cost, s.effort_cost))
         self.opt = hf.opt.HessianFree(CG_iter=s.cg_iter, init_damping=s.init_damping, plotting=False)
         self.net.optimizer = self.opt

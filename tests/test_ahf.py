@@ -354,3 +354,12 @@ def test_time_major_cache_gives_hessianfrees_own_products():
     g[net.fixed] = 0
     gv[net.fixed] = 0
     assert np.allclose(ours[0], g, rtol=1e-12, atol=1e-15) and np.allclose(ours[1], gv, rtol=1e-12, atol=1e-15)
+
+
+def test_output_gain_sets_the_fixed_output_to_plant_weights():
+    net = build_network(6, 4, output_gain=30.0)
+    w, b = net.get_weights(net.W, (3, 4))
+    assert np.array_equal(w, 30.0 * np.eye(6)) and np.all(b == 0)
+    assert net.fixed.sum() == w.size + b.size
+    again = build_network(6, 4, weights=net.W)
+    assert np.array_equal(again.get_weights(again.W, (3, 4))[0], 30.0 * np.eye(6))
