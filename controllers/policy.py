@@ -34,6 +34,7 @@ import numpy as np
 
 from bench.api import Learner
 from bench.errors import CheckpointError, Incompatible, InvalidArgument, SettingError
+from bench.npzfile import read_npz, write_npz
 from bench.settings import setting
 
 from .rollout import DiscretePlant, Episodes, collect, sample_actions, sample_from_logits
@@ -483,24 +484,17 @@ class PolicyGradientLearner(Learner, abc.ABC):
         if self.params is None or self.arch is None:
             raise InvalidArgument(f"{self.name or 'learner'} has no weights to save: train or load first")
         path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix not in ("", ".npz"):
+            path = path.with_name(path.name + ".npz")
         arrays = {f"policy_{i:03d}": p for i, p in enumerate(self.params)}
         arrays.update({f"value_{i:03d}": p for i, p in enumerate(self.value_params)})
-        np.savez(path, format=np.array(CHECKPOINT_FORMAT), architecture=np.array(self.arch.to_json()), **arrays)
-        return path
+        return write_npz(path, {"format": np.array(CHECKPOINT_FORMAT),
+                                "architecture": np.array(self.arch.to_json()), **arrays})
 
     def load(self, path: str | Path) -> None:
         """Read weights written by :meth:`save`; :class:`CheckpointError` if they do not fit."""
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except FileNotFoundError:
-            raise CheckpointError(f"checkpoint {str(path)!r} does not exist") from None
-        except (OSError, ValueError, EOFError) as exc:
-            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable .npz file: {exc}") from None
+        arrays = read_npz(path, "checkpoint")
         if str(arrays.get("format", "")) != CHECKPOINT_FORMAT or "architecture" not in arrays:
             raise CheckpointError(f"checkpoint {str(path)!r} is not a {CHECKPOINT_FORMAT} file")
         try:

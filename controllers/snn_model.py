@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import importlib
 import json
-import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import CheckpointError, InvalidArgument
+from bench.npzfile import read_npz, write_npz
 
 #: Keras layer classes the spiking conversion supports.
 SUPPORTED_LAYERS = ("InputLayer", "Conv2D", "Dense", "Flatten", "Reshape", "Dropout", "Activation")
@@ -285,13 +285,7 @@ def architecture(model: Any) -> dict[str, list[int]]:
 
 def save_params(path: str | Path, params: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
     """Write ``params`` to ``path`` (``.npz``) and ``meta`` to ``path.json``; returns the npz path."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_suffix(".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **{k: np.asarray(v) for k, v in params.items()})
-    tmp.replace(path)
+    path = write_npz(path, params)
     meta = {**meta, "architecture": {k: list(np.shape(v)) for k, v in params.items()}}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
     return path
@@ -302,11 +296,7 @@ def load_params(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"snn: no parameter file {str(path)!r}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            params = {k: f[k] for k in f.files}
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"snn: {str(path)!r} is not a parameter .npz ({exc})") from None
+    params = read_npz(path, "snn: parameter file")
     side = path.with_suffix(".json")
     meta = json.loads(side.read_text()) if side.is_file() else {}
     return params, meta

@@ -10,7 +10,6 @@ Files are read with ``allow_pickle=False``.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from bench.api import Dataset
 from bench.errors import InvalidArgument
+from bench.npzfile import read_npz
 from bench.settings import setting
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -119,23 +119,13 @@ class Digits(Dataset):
         return x_train, y_train, x_test, y_test
 
 
-def read_npz(path: str | Path, source: str) -> dict[str, np.ndarray]:
+def read_arrays(path: str | Path, source: str) -> dict[str, np.ndarray]:
     """The four arrays of an ``.npz`` file (no pickle); clear errors when it is not one."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise InvalidArgument(f"{source}: no such file {str(path)!r}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [a for a in ARRAYS if a not in f.files]
-            if missing:
-                raise InvalidArgument(f"{source}: {str(path)!r} lacks array(s) {', '.join(missing)} "
-                                      f"(has {', '.join(f.files) or 'none'}; needs {', '.join(ARRAYS)})")
-            return {a: f[a] for a in ARRAYS}
-    except InvalidArgument:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InvalidArgument(f"{source}: {str(path)!r} is not a readable .npz file without pickled "
-                              f"objects ({exc})") from None
+    arrays = read_npz(path, f"{source}: data file", require=ARRAYS, error=InvalidArgument)
+    return {a: arrays[a] for a in ARRAYS}
 
 
 @dataclass
@@ -172,7 +162,7 @@ class NpzDataset(Dataset):
         path = Path(raw).expanduser()
         if not path.is_file():
             raise InvalidArgument(self.missing_file_message(path))
-        arrays = read_npz(path, self.what)
+        arrays = read_arrays(path, self.what)
         x_train, y_train, x_test, y_test, classes = check_arrays(
             *(arrays[a] for a in ARRAYS), n_classes=s.n_classes, source=f"{self.what} {str(path)!r}")
         self.n_classes = classes
@@ -210,7 +200,7 @@ class Mnist(NpzDataset):
         path = Path(self.settings.path).expanduser()
         if not path.is_file():
             raise InvalidArgument(self.missing_file_message(path))
-        arrays = read_npz(path, self.what)
+        arrays = read_arrays(path, self.what)
         x_train, y_train, x_test, y_test, _ = check_arrays(
             *(arrays[a] for a in ARRAYS), n_classes=10, source=f"mnist {str(path)!r}")
         if x_train.shape[1:] != (28, 28, 1):
