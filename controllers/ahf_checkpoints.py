@@ -4,9 +4,10 @@ One format for everything (training checkpoints and shipped weights): an
 ``.npz`` holding the parameter vector ``W`` and the arrays needed to resume or
 act, and a JSON sidecar with the same stem describing it (plant and its
 settings, controller settings, seed, iteration, error, role).  The ``.npz``
-also embeds the sidecar text (``meta_json``) so a pair torn by a crash between
-the two renames is detected.  Both are written to a temporary file in the same
-folder and renamed into place (atomic on POSIX), ``.npz`` first.
+also embeds the sidecar text (``meta_json``), which is what loading trusts, so
+a pair torn by a crash between the two renames cannot mislead.  Both are
+written to a temporary file in the same folder and renamed into place (atomic
+on POSIX), ``.npz`` first (through :mod:`bench.npzfile`).
 
 Checkpoints are found by what their sidecars say (``format``, ``key`` - a hash
 of plant, settings and seed - and ``role``), taking the highest ``iteration``;
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import CheckpointError
+from bench.npzfile import read_npz, write_npz
 
 FORMAT = "ctrlbench-ahf-weights/1"
 
@@ -58,7 +59,7 @@ def write_weights(npz_path: str | Path, arrays: Mapping[str, np.ndarray], meta: 
     text = json.dumps(meta, indent=1, sort_keys=True, default=_jsonable)
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload["meta_json"] = np.array(text)
-    _atomic_write(npz_path, lambda f: np.savez(f, **payload))
+    write_npz(npz_path, payload)
     _atomic_write(npz_path.with_suffix(".json"), lambda f: f.write(text.encode()))
     return npz_path
 
@@ -88,17 +89,7 @@ def read_weights(npz_path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
     Raises :class:`CheckpointError` for a missing, corrupt or foreign file.
     """
     npz_path = Path(npz_path)
-    if npz_path.exists() and not zipfile.is_zipfile(npz_path):
-        raise CheckpointError(f"{npz_path} is not an ahf weights file (not an .npz archive)")
-    try:
-        with np.load(npz_path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"ahf weights file {npz_path} does not exist") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise CheckpointError(f"{npz_path} is not a readable ahf weights file: {exc}") from None
-    if "meta_json" not in arrays or "W" not in arrays:
-        raise CheckpointError(f"{npz_path} is not an ahf weights file (no W / meta_json inside)")
+    arrays = read_npz(npz_path, "ahf weights file", require=("W", "meta_json"), error=CheckpointError)
     try:
         meta = json.loads(str(arrays.pop("meta_json")))
     except ValueError:

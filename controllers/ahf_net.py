@@ -175,10 +175,10 @@ def build_network(n_state: int, hidden: int, *, plant_layer: Any = None, losses:
     shape = layer_sizes(n_state, hidden)
     last = plant_layer if plant_layer is not None else hf.nl.Linear()
     layers = [hf.nl.Linear(), hf.nl.Tanh(), hf.nl.Tanh(), hf.nl.Linear(), last]
-    kwargs: dict[str, Any] = dict(
-        layers=layers, conns={k: list(v) for k, v in CONNS.items()}, rec_layers=list(REC_LAYERS),
-        loss_type=losses if losses is not None else hf.loss_funcs.SquaredError(),
-        rng=np.random.RandomState(seed), dtype=np.dtype(dtype).type)
+    kwargs: dict[str, Any] = {
+        "layers": layers, "conns": {k: list(v) for k, v in CONNS.items()}, "rec_layers": list(REC_LAYERS),
+        "loss_type": losses if losses is not None else MaskedSquaredError(),
+        "rng": np.random.RandomState(seed), "dtype": np.dtype(dtype).type}
     if weights is not None:
         expected = parameter_count(n_state, hidden)
         weights = np.asarray(weights)

@@ -82,7 +82,7 @@ def make_problem(arm: Any, task: Any, settings: Any) -> Problem:
     ts = getattr(task, "settings", None)
     radius = getattr(ts, "radius", None)
     duration = float(getattr(ts, "duration", 0.4))
-    steps = int(round(duration / arm.dt))
+    steps = round(duration / arm.dt)
     if steps < 2:
         raise Incompatible(f"ahf: a reach of {duration} s at dt = {arm.dt} s is only {steps} step(s)")
     start, xy = circle_targets(arm, settings.targets, radius)
@@ -155,10 +155,10 @@ class Trainer:
         a = self.arm
         return {
             "role": role, "key": self.key, "plant": a.name, "plant_settings": as_dict(a.settings),
-            "dt": float(a.dt), "steps": self.problem.steps, "n_state": int(a.state_size),
+            "dt": float(a.dt), "steps": self.problem.steps, "n_state": a.state_size,
             "n_input": int(a.input_size), "n_joints": int(a.n_joints), "hidden": int(self.settings.hidden),
             "dtype": self.dtype.name, "settings": as_dict(self.settings), "seed": self.seed,
-            "targets": int(len(self.problem.targets_xy)), "radius": self.problem.radius,
+            "targets": len(self.problem.targets_xy), "radius": self.problem.radius,
             "iteration": self.iteration, "error": err, "distance_mean": float(dist.mean()),
             "distance_max": float(dist.max()), "wall_s": round(self.wall, 3), "cpu_s": round(self.cpu, 3), "phase": self.phase,
             "damping": float(self.opt.damping),
@@ -195,7 +195,7 @@ class Trainer:
         found = ckpt.find(self.workdir, key=self.key, role="latest")
         if not found:
             return False
-        path, meta = found[0]
+        path = found[0][0]
         arrays, inner = ckpt.read_weights(path)
         if inner.get("key") != self.key:
             return False
@@ -240,8 +240,7 @@ class Trainer:
         if not np.all(np.isfinite(update)):
             raise FloatingPointError("non-finite weight update")
         self.net.W += update
-        if self.opt.damping < self.settings.min_damping:
-            self.opt.damping = self.settings.min_damping
+        self.opt.damping = max(self.opt.damping, self.settings.min_damping)
         return self.evaluate()
 
     def record(self, err: float, dist: np.ndarray) -> None:

@@ -15,13 +15,13 @@ from bench.controllers.ahf import AHF
 from bench.controllers.ahf_net import Policy, build_network, make_losses
 from bench.controllers.ahf_plant import ArmPlantLayer, squash
 from bench.controllers.ahf_train import Trainer, make_problem
-from bench.errors import CheckpointError, Diverged, Incompatible, OutOfReach, SettingError
 from bench.plants.arm2 import Arm2, Arm2Settings
 
 import bench
 from bench.api import PlantModel
+from bench.errors import CheckpointError, Diverged, Incompatible, OutOfReach, SettingError
 
-SMALL = dict(hidden=6, targets=4, cg_iter=12)
+SMALL = {"hidden": 6, "targets": 4, "cg_iter": 12}
 
 
 def small_ahf(**kw) -> AHF:

@@ -98,7 +98,7 @@ def shipped_state():
 
     folder = resources.files("bench.controllers") / "weights"
     (path, _), = ckpt.find([p for p in map(Path, map(str, folder.iterdir())) if p.suffix == ".json"], plant="arm2")
-    arrays, meta = ckpt.read_weights(path)
+    arrays, _ = ckpt.read_weights(path)
     return arrays["W"], float(arrays["damping"]), arrays["init_delta"]
 
 
@@ -187,12 +187,12 @@ def test_epoch_profile(capsys, start):
     plant = layer.plant_seconds
     rest = total - spent["calc_G"] - spent["calc_grad"] - spent["forward"]
     lines = [f"one HF epoch ({start} weights) {total * 1e3:.0f} ms:",
-             f"  Gauss-Newton products {spent['calc_G'] * 1e3:.0f} ms ({calls['calc_G']} calls, "
-             f"{spent['calc_G'] / max(calls['calc_G'], 1) * 1e3:.2f} ms each) {spent['calc_G'] / total:.0%}",
+             (f"  Gauss-Newton products {spent['calc_G'] * 1e3:.0f} ms ({calls['calc_G']} calls, "
+              f"{spent['calc_G'] / max(calls['calc_G'], 1) * 1e3:.2f} ms each) {spent['calc_G'] / total:.0%}"),
              f"  gradient {spent['calc_grad'] * 1e3:.0f} ms {spent['calc_grad'] / total:.0%}",
-             f"  forward passes {spent['forward'] * 1e3:.0f} ms ({calls['forward']} calls) "
-             f"{spent['forward'] / total:.0%}, of which the plant (step + jacobians) {plant * 1e3:.1f} ms "
-             f"{plant / total:.1%}",
+             (f"  forward passes {spent['forward'] * 1e3:.0f} ms ({calls['forward']} calls) "
+              f"{spent['forward'] / total:.0%}, of which the plant (step + jacobians) {plant * 1e3:.1f} ms "
+              f"{plant / total:.1%}"),
              f"  CG vector algebra, line search bookkeeping, Python {rest * 1e3:.0f} ms {rest / total:.0%}"]
     with capsys.disabled():
         print("\n" + "\n".join(lines))
