@@ -233,7 +233,11 @@ class AHF(Learner):
         from .ahf_train import Trainer, first_below, make_problem
 
         self._check_arm(plant)
-        self._check_dt(plant, self.settings.dt, "is set to be (ahf.dt)")
+        if not math.isclose(float(plant.dt), float(self.settings.dt), rel_tol=1e-9):
+            name = getattr(plant, "name", "PLANT")
+            raise Incompatible(
+                f"ahf trains at dt = {self.settings.dt:g} s (setting ahf.dt) but the {name} plant runs at "
+                f"dt = {plant.dt:g} s; use bench train {name} ahf reach --dt {self.settings.dt:g}")
         log = log or (lambda _line: None)
         problem = make_problem(plant, task, self.settings)
         trainer = Trainer(plant, problem, self.settings, seed, workdir=Path(workdir) if workdir else None, log=log)
