@@ -160,27 +160,24 @@ def check_compatible(plant: Spec, controller: Spec, task: Spec) -> None:
 
     The task's plain ``needs`` must be provided by the plant (or dataset), its
     ``controller:`` needs by the controller, and the controller's needs by the
-    plant.
+    plant.  The error lists every unmet need.
     """
-    where = f"{plant.name} {controller.name} {task.name}"
     plant_has = plant.provides | {plant.kind}
-    ctrl_has = controller.provides
+    shown = ", ".join(sorted(plant.provides)) or "nothing"
+    reasons = []
     for need in sorted(task.needs):
         if need.startswith("controller:"):
             cap = need.split(":", 1)[1]
-            if cap not in ctrl_has:
-                raise Incompatible(
-                    f"cannot run {where}: task {task.name!r} needs a controller that can {cap!r}; "
-                    f"{controller.name!r} provides {', '.join(sorted(ctrl_has)) or 'nothing'}")
+            if cap not in controller.provides:
+                reasons.append(f"task {task.name!r} needs a controller that can {cap!r}; "
+                               f"{controller.name!r} provides {', '.join(sorted(controller.provides)) or 'nothing'}")
         elif need not in plant_has:
-            raise Incompatible(
-                f"cannot run {where}: task {task.name!r} needs a {need!r} {'plant' if need != 'dataset' else 'source'}; "
-                f"{plant.kind} {plant.name!r} provides {', '.join(sorted(plant_has))}")
-    for need in sorted(controller.needs):
-        if need not in plant_has:
-            raise Incompatible(
-                f"cannot run {where}: controller {controller.name!r} needs {need!r}; "
-                f"{plant.kind} {plant.name!r} provides {', '.join(sorted(plant_has))}")
+            what = "a dataset" if need == "dataset" else f"a plant with {need!r}"
+            reasons.append(f"task {task.name!r} needs {what}; {plant.kind} {plant.name!r} provides {shown}")
+    for need in sorted(controller.needs - plant_has):
+        reasons.append(f"controller {controller.name!r} needs {need!r}; {plant.kind} {plant.name!r} provides {shown}")
+    if reasons:
+        raise Incompatible(f"cannot run {plant.name} {controller.name} {task.name}: " + "; ".join(reasons))
 
 
 def specs_summary(specs: Mapping[str, Spec]) -> dict[str, str]:

@@ -107,7 +107,7 @@ def test_datasets_take_the_plants_place():
     assert {"digits", "mnist", "npz"} <= set(reg.names("dataset"))
     digits, snn, classify = reg.get("dataset", "digits"), reg.get("controller", "snn"), reg.get("task", "classify")
     check_compatible(digits, snn, classify)
-    with pytest.raises(Incompatible, match="needs a 'dataset'"):
+    with pytest.raises(Incompatible, match="needs a dataset"):
         check_compatible(reg.get("plant", "arm2"), snn, classify)
     with pytest.raises(Incompatible, match="classify"):
         check_compatible(digits, reg.get("controller", "osc"), classify)

@@ -115,7 +115,7 @@ def test_unavailable_spec_says_which_extra_installs_it():
 def test_incompatible_combination_is_refused_before_anything_runs():
     reg = bench.registry()
     cart = Spec("cart", "m:C", provides=frozenset({"dynamics"}), kind="plant")
-    with pytest.raises(Incompatible, match="task 'reach' needs a 'kinematics' plant"):
+    with pytest.raises(Incompatible, match="task 'reach' needs a plant with 'kinematics'"):
         check_compatible(cart, reg.get("controller", "osc"), reg.get("task", "reach"))
     learnless = Spec("c", "m:C", provides=frozenset(), kind="controller")
     with pytest.raises(Incompatible, match="needs a controller that can 'act'"):
@@ -129,3 +129,11 @@ def test_bench_list_is_fast_and_imports_no_tensorflow():
     flag = out.split()[-2]
     assert flag == "noTF"
     assert "pd" in out and "osc" in out
+
+
+def test_cartpole_snn_reach_is_refused_with_every_reason(cli):
+    code, _, err = cli("run", "cartpole", "snn", "reach")
+    assert code == 2
+    assert "needs a controller that can 'act'; 'snn' provides classify" in err
+    assert "needs a plant with 'kinematics'; plant 'cartpole' provides" in err
+    assert len(err.strip().splitlines()) == 1
