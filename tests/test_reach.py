@@ -50,3 +50,8 @@ def test_osc_reaches_all_64_targets():
 def test_a_weak_controller_is_seen_as_weak():
     r = bench.run(bench.plant("arm2"), bench.controller("osc", kp=5.0), bench.task("reach", targets=8), seed=0)
     assert r.metrics["within_tolerance"] < 1.0 and r.metrics["final_distance_mean"] > 0.01
+
+
+def test_a_diverging_reach_names_the_step(cli):
+    code, _, err = cli("run", "arm2", "osc", "reach", "--dt", "0.5", "--set", "osc.kp=1e6", "--set", "duration=10")
+    assert code == 1 and "Diverged" not in err and "at step" in err and "Traceback" not in err

@@ -80,20 +80,27 @@ class Reach(Task):
         hands[0] = plant.hand(x[:, : plant.n_joints])
         effort = np.zeros(n)
         act_time = 0.0
-        for k in range(total):
-            obs = plant.observation(x)
-            t0 = time.perf_counter()
-            u = controller.act(obs, targets if k < steps else home)
-            act_time += time.perf_counter() - t0
-            u = np.asarray(u)
-            if u.shape != (n, plant.input_size):
-                raise InvalidArgument(f"controller {controller.name!r} returned shape {u.shape}, "
-                                      f"expected ({n}, {plant.input_size})")
-            x = plant.step(x, u)
-            if not np.all(np.isfinite(x)):
-                raise Diverged(f"reach: state not finite at step {k + 1} of {total}")
-            effort += np.sum(u.astype(float) ** 2, axis=1) * plant.dt
-            hands[k + 1] = plant.hand(x[:, : plant.n_joints])
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked explicitly below
+            for k in range(total):
+                obs = plant.observation(x)
+                t0 = time.perf_counter()
+                u = controller.act(obs, targets if k < steps else home)
+                act_time += time.perf_counter() - t0
+                u = np.asarray(u)
+                if u.shape != (n, plant.input_size):
+                    raise InvalidArgument(f"controller {controller.name!r} returned shape {u.shape}, "
+                                          f"expected ({n}, {plant.input_size})")
+                if not np.all(np.isfinite(u)):
+                    raise Diverged(f"reach: controller {controller.name!r} returned non-finite inputs at step "
+                                   f"{k + 1} of {total} (largest |state| {np.max(np.abs(x)):.3g})")
+                try:
+                    x = plant.step(x, u)
+                except Diverged as exc:  # the plant saw it; say which step of the reach
+                    raise Diverged(f"reach: step {k + 1} of {total}: {exc}") from None
+                if not np.all(np.isfinite(x)):
+                    raise Diverged(f"reach: state not finite at step {k + 1} of {total}")
+                effort += np.sum(u.astype(float) ** 2, axis=1) * plant.dt
+                hands[k + 1] = plant.hand(x[:, : plant.n_joints])
         current = np.broadcast_to(targets, hands.shape).copy()  # the target at each step
         current[steps + 1:] = home
         dist_all = np.linalg.norm(hands - current, axis=2)  # (total+1, n)
