@@ -255,6 +255,10 @@ def cmd_run(args: argparse.Namespace, out: Callable[[str], None], err: Callable[
 
 def cmd_train(args: argparse.Namespace, out: Callable[[str], None], err: Callable[[str], None]) -> int:
     import numpy as np
+    import pandas as pd
+
+    from .runner import training_result
+    from .store import Store
 
     specs, routed = resolve(args.plant, args.controller, args.task, _settings.parse_pairs(args.sets), args.dt)
     if "learn" not in specs[1].provides:
@@ -265,16 +269,23 @@ def cmd_train(args: argparse.Namespace, out: Callable[[str], None], err: Callabl
     seed = _seed(args.seed) if args.seed is not None else 0
     plant, controller, task = build_all(specs, routed)
     controller.bind(plant)
-    workdir = db_path(args.db).parent / "train"
-    t0 = time.perf_counter()
+    db = db_path(args.db)
+    store = Store(db)  # refuse a bad --db before training, not after
+    workdir = db.parent / "train"
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         summary = controller.train(plant, task, rng=np.random.default_rng(seed), seed=seed, fresh=args.fresh,
                                    workdir=workdir, log=out)
     except KeyboardInterrupt:
         err(f"{PROG}: training interrupted; checkpoints kept in {workdir}")
         return 130
-    out(f"trained {args.controller} on {args.plant} in {time.perf_counter() - t0:.1f} s")
-    if summary is not None:
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out(f"trained {args.controller} on {args.plant} in {wall:.1f} s")
+    if isinstance(summary, pd.DataFrame) and len(summary):
+        run_id = store.save(training_result(plant, controller, task, seed, summary, wall, cpu))
+        out(f"training curve stored as run {run_id} (task {task.name}:train) in {db}")
+        out(summary.tail(5).to_string(index=False))
+    elif summary is not None:
         out(str(summary))
     return 0
 

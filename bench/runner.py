@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import settings as _settings
 from .api import Result
 from .errors import BenchError
@@ -70,6 +72,17 @@ def describe(plant: Any, controller: Any, task: Any) -> tuple[dict[str, dict[str
     return parts, _settings.settings_hash(parts)
 
 
+def provenance(plant: Any, controller: Any, task: Any, seed: int, *, task_name: str | None = None,
+               suite: str | None = None) -> dict[str, Any]:
+    """What identifies a run: names, settings and their hash, seed, versions, commit, host."""
+    settings, shash = describe(plant, controller, task)
+    task_name = task_name or task.name
+    return dict(plant=plant.name, controller=controller.name, task=task_name, seed=seed, settings=settings,
+                settings_hash=shash, started_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                versions=versions(), git_commit=git_commit(), code_version=code_version(), host=platform.node(),
+                suite=suite, label=f"{plant.name}/{controller.name}/{task_name}/seed{seed}")
+
+
 def run(plant: Any, controller: Any, task: Any, seed: int = 0, *, store: Any = None,
         workdir: str | Path | None = None, suite: str | None = None) -> Result:
     """Run ``task`` with ``controller`` on ``plant`` for one ``seed``.
@@ -85,19 +98,13 @@ def run(plant: Any, controller: Any, task: Any, seed: int = 0, *, store: Any = N
         check_compatible(*specs)
     if hasattr(controller, "bind"):
         controller.bind(plant)
-    settings, shash = describe(plant, controller, task)
-    started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    meta = provenance(plant, controller, task, seed, suite=suite)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     result = task.run(plant, controller, seed, workdir=Path(workdir) if workdir else None)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     if not isinstance(result, Result):
         raise BenchError(f"task {task.name!r} returned {type(result).__name__}, not a bench.Result")
-    result.meta.update(
-        plant=plant.name, controller=controller.name, task=task.name, seed=seed,
-        settings=settings, settings_hash=shash, started_at=started, wall_s=wall, cpu_s=cpu,
-        versions=versions(), git_commit=git_commit(), code_version=code_version(),
-        host=platform.node(), suite=suite, label=f"{plant.name}/{controller.name}/{task.name}/seed{seed}",
-    )
+    result.meta.update(meta, wall_s=wall, cpu_s=cpu)
     if store is not None:
         store.save(result)
     return result
@@ -106,10 +113,27 @@ def run(plant: Any, controller: Any, task: Any, seed: int = 0, *, store: Any = N
 def failed_result(plant: Any, controller: Any, task: Any, seed: int, log_path: Path | None,
                   suite: str | None = None) -> Result:
     """An empty result carrying the provenance of a run that raised."""
-    settings, shash = describe(plant, controller, task)
     r = Result(metrics={})
-    r.meta.update(plant=plant.name, controller=controller.name, task=task.name, seed=seed, settings=settings,
-                  settings_hash=shash, started_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                  versions=versions(), git_commit=git_commit(), code_version=code_version(),
-                  host=platform.node(), suite=suite, log_path=str(log_path) if log_path else None)
+    r.meta.update(provenance(plant, controller, task, seed, suite=suite),
+                  log_path=str(log_path) if log_path else None)
+    return r
+
+
+def training_result(plant: Any, controller: Any, task: Any, seed: int, curve: Any, wall: float,
+                    cpu: float) -> Result:
+    """A ``bench train`` session as a storable run of task ``TASK:train``.
+
+    ``curve`` is the learner's training history (one row per batch or
+    iteration); its last row's numbers become the metrics ``last_<column>``,
+    and the whole table is kept as the frame ``training`` so that reports
+    draw the learning curve.
+    """
+    import pandas as pd
+
+    last = curve.iloc[-1] if len(curve) else pd.Series(dtype=float)
+    metrics = {f"last_{k}": float(v) for k, v in last.items()
+               if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}
+    metrics["train_wall_s"] = wall
+    r = Result(metrics=metrics, frames={"training": curve.reset_index(drop=True)})
+    r.meta.update(provenance(plant, controller, task, seed, task_name=f"{task.name}:train"), wall_s=wall, cpu_s=cpu)
     return r

@@ -125,3 +125,18 @@ def test_ctrl_c_keeps_every_completed_run(tmp_path):
     assert kept >= 2 and f"{kept} completed run(s) kept" in err
     with sqlite3.connect(db) as con:  # every kept run is whole
         assert con.execute("SELECT count(DISTINCT run_id) FROM metrics").fetchone()[0] == kept
+
+
+def test_train_stores_its_learning_curve_for_reports(cli):
+    from bench.reports import load
+
+    code, out, err = cli("train", "cartpole", "pg", "balance", "--set", "batches=3", "--seed", "2")
+    assert code == 0, err
+    assert "stored as run 1 (task balance:train)" in out
+    store = Store(".bench/results.sqlite")
+    (row,) = store.runs()
+    assert (row["plant"], row["controller"], row["task"], row["seed"]) == ("cartpole", "pg", "balance:train", 2)
+    curve = store.frame(1, "training")
+    assert list(curve["batch"]) == [1, 2, 3] and "max_reward" in curve
+    df = load(".bench/results.sqlite")
+    assert df.set_index("metric").loc["last_batch", "value"] == 3
