@@ -45,7 +45,7 @@ def _seeds(text: str) -> list[int]:
         if values[0] < 1:
             raise UsageError(f"--seeds count must be at least 1, got {text!r}")
         return list(range(values[0]))
-    return values
+    return list(dict.fromkeys(values))  # a seed named twice runs once
 
 
 def _seed(text: str) -> int:
@@ -191,36 +191,43 @@ def _format_table(results: list[Any]) -> str:
         return df.to_string()
 
 
+def write_log(log_dir: Path, label: str) -> Path:
+    """The traceback being handled, written to ``log_dir/<time>-<label>.log``; returns the path."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    log = log_dir / f"{stamp}-{label}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(traceback.format_exc())
+    return log
+
+
 def _run_one(specs, routed, seed: int, store, db: Path, log_dir: Path) -> Any:
-    """Build, run and store one seed; failures are stored and re-raised."""
-    from .runner import failed_result
+    """Build, run and store one seed; failures are logged, stored and re-raised."""
+    from .runner import describe, failed_result
     from .runner import run as run_once
 
-    plant, controller, task = build_all(specs, routed)
-    from .runner import describe
-
-    _, shash = describe(plant, controller, task)
-    workdir = db.parent / "runs" / f"{plant.name}-{controller.name}-{task.name}-{shash[:8]}-seed{seed}"
-    workdir.mkdir(parents=True, exist_ok=True)
+    built, workdir = None, None
     try:
+        built = plant, controller, task = build_all(specs, routed)
+        _, shash = describe(plant, controller, task)
+        workdir = db.parent / "runs" / f"{plant.name}-{controller.name}-{task.name}-{shash[:8]}-seed{seed}"
+        workdir.mkdir(parents=True, exist_ok=True)
         return run_once(plant, controller, task, seed=seed, store=store, workdir=workdir)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        log = log_dir / f"{stamp}-{plant.name}-{controller.name}-{task.name}-seed{seed}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(traceback.format_exc())
-        failed = failed_result(plant, controller, task, seed, log)
-        store.save(failed, status="failed", error=f"{type(exc).__name__}: {exc}")
+        log = write_log(log_dir, f"{'-'.join(sp.name for sp in specs)}-seed{seed}")
         exc.bench_log = log  # type: ignore[attr-defined]
-        exc.bench_run_id = failed.run_id  # type: ignore[attr-defined]
+        if built is not None:  # a run that could be built is stored as failed
+            failed = failed_result(*built, seed, log)
+            store.save(failed, status="failed", error=f"{type(exc).__name__}: {exc}")
+            exc.bench_run_id = failed.run_id  # type: ignore[attr-defined]
         raise
     finally:
-        try:
-            workdir.rmdir()  # only if the run wrote nothing there
-        except OSError:
-            pass
+        if workdir is not None:
+            try:
+                workdir.rmdir()  # only if the run wrote nothing there
+            except OSError:
+                pass
 
 
 def cmd_run(args: argparse.Namespace, out: Callable[[str], None], err: Callable[[str], None]) -> int:
@@ -230,17 +237,18 @@ def cmd_run(args: argparse.Namespace, out: Callable[[str], None], err: Callable[
     specs, routed = resolve(args.plant, args.controller, args.task, _settings.parse_pairs(args.sets), args.dt)
     db = db_path(args.db)
     store = Store(db)
+    db_abs = db.resolve()  # work folders and logs are stored as absolute paths
     results, code = [], 0
     try:
         for seed in seeds:
             try:
-                results.append(_run_one(specs, routed, seed, store, db, db.parent / "logs"))
+                results.append(_run_one(specs, routed, seed, store, db_abs, db_abs.parent / "logs"))
             except BenchError as exc:
                 err(f"{PROG}: run {args.plant} {args.controller} {args.task} seed {seed} failed: {exc}")
                 code = max(code, exc.exit_code)
             except Exception as exc:  # noqa: BLE001 - reported with its log, next seed goes on
                 err(f"{PROG}: run {args.plant} {args.controller} {args.task} seed {seed} failed: "
-                    f"{type(exc).__name__}: {exc} (traceback in {exc.bench_log})")
+                    f"{type(exc).__name__}: {exc} (traceback in {getattr(exc, 'bench_log', '?')})")
                 code = 1
     except KeyboardInterrupt:
         err(f"{PROG}: interrupted; {len(results)} completed run(s) kept in {db}")
@@ -369,6 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    except Exception as exc:  # noqa: BLE001 - a bug or a plugin's crash: one line, traceback in a log
+        from .store import DEFAULT_DB
+
+        log = write_log(DEFAULT_DB.parent.resolve() / "logs", "bench")
+        err(f"{PROG}: error: {type(exc).__name__}: {exc} (traceback in {log})")
+        return 1
     finally:
         warnings.formatwarning = old_format
 

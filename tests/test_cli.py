@@ -140,3 +140,44 @@ def test_train_stores_its_learning_curve_for_reports(cli):
     assert list(curve["batch"]) == [1, 2, 3] and "max_reward" in curve
     df = load(".bench/results.sqlite")
     assert df.set_index("metric").loc["last_batch", "value"] == 3
+
+
+BROKEN_FACTORY = """
+import bench
+
+class Fragile(bench.Controller):
+    def __init__(self, settings=None):
+        raise RuntimeError("cannot build me")
+
+class Crashy(bench.Learner):
+    def act(self, observation, target):
+        return observation[:, :2] * 0
+    def train(self, plant, task=None, *, rng, **kwargs):
+        raise RuntimeError("training blew up")
+    def save(self, path):
+        return path
+    def load(self, path):
+        pass
+
+@bench.hookimpl
+def register_controllers(register):
+    register("fragile", "fragileplug:Fragile", provides={"act"})
+    register("crashy", "fragileplug:Crashy", provides={"act", "learn"})
+"""
+
+
+def test_a_controller_that_cannot_be_built_is_one_line_and_a_log(cli, third_party):
+    third_party("fragile-dist", {"fragileplug": BROKEN_FACTORY}, {"fragile": "fragileplug"})
+    code, _, err = cli("run", "arm2", "fragile", "reach", "--seeds", "1,1")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "RuntimeError: cannot build me" in err
+    log = Path(err.strip().rsplit("traceback in ", 1)[1].rstrip(")"))
+    assert log.is_absolute() and "cannot build me" in log.read_text()
+
+
+def test_a_crash_inside_training_is_one_line_and_a_log(cli, third_party):
+    third_party("fragile-dist", {"fragileplug": BROKEN_FACTORY}, {"fragile": "fragileplug"})
+    code, _, err = cli("train", "arm2", "crashy", "reach")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "RuntimeError: training blew up" in err
+    assert "training blew up" in Path(err.strip().rsplit("traceback in ", 1)[1].rstrip(")")).read_text()
