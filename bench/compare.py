@@ -250,15 +250,16 @@ def cmd_compare(args: Any, out: Any, err: Any) -> int:
     suite = find(args.suite) if args.suite else None
     if suite is not None:
         where.setdefault("suite", suite.label)
-    default = parse_fraction(args.max_regression, "--max-regression") if args.max_regression else None
+    given = args.max_regression is not None  # "off" parses to None: never gate
+    default = parse_fraction(args.max_regression, "--max-regression") if given else None
     db = db_path(args.db)
     base_label, base = select(args.base, db, where)
     head_label, head = select(args.head, db, where)
     if suite is not None:
-        limit = suite.max_regression if default is None else default
+        limit = default if given else suite.max_regression
         thresholds = lambda task, metric: suite.threshold(task, metric, limit)
     else:
-        limit = 0.05 if default is None else default
+        limit = default if given else 0.05
         thresholds = lambda task, metric: limit
     table = compare(base, head, thresholds=thresholds)
     if table.empty:

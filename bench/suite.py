@@ -64,19 +64,23 @@ class Suite:
     description: str
     path: Path
     entries: list[Entry]
-    max_regression: float = 0.05
+    max_regression: float | None = 0.05  # None: never gate
     thresholds: dict[str, float | None] = dataclasses.field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version}"
 
-    def threshold(self, task: str, metric: str, default: float | None = None) -> float | None:
-        """The regression threshold (a fraction, None = never gate) for ``task``'s ``metric``."""
+    def threshold(self, task: str, metric: str, default: float | None | object = ...) -> float | None:
+        """The regression threshold (a fraction, None = never gate) for ``task``'s ``metric``.
+
+        A per-metric entry of the suite wins; otherwise ``default`` when given
+        (None meaning "off"), else the suite's ``max_regression``.
+        """
         for key in (f"{task}.{metric}", metric):
             if key in self.thresholds:
                 return self.thresholds[key]
-        return self.max_regression if default is None else default
+        return self.max_regression if default is ... else default
 
     def plan(self, workroot: str | Path = ".bench/runs"):
         """All entries expanded into one :class:`bench.sweep.Plan`."""
@@ -198,7 +202,7 @@ def load(text: str, path: Path) -> Suite:
         raise SuiteError(f"{where}: 'thresholds' must be a table of METRIC = \"N%\"")
     return Suite(name=name, version=version, description=str(data.get("description", "")), path=path,
                  entries=entries,
-                 max_regression=parse_fraction(data.get("max_regression", "5%"), f"{where}: max_regression") or 0.0,
+                 max_regression=parse_fraction(data.get("max_regression", "5%"), f"{where}: max_regression"),
                  thresholds={k: parse_fraction(v, f"{where}: thresholds.{k}") for k, v in thresholds.items()})
 
 

@@ -87,6 +87,10 @@ def test_a_significant_regression_exits_1_and_thresholds_are_per_metric(cli):
                                                       '"1000%"\ntime_to_tolerance = "50%"')
     code, out, _ = cli("compare", "base.sqlite", "head.sqlite", "--suite", lenient)
     assert code == 0, out
+    # "off" switches the gate off: on the command line, and as the suite's max_regression
+    assert cli("compare", "base.sqlite", "head.sqlite", "--suite", "head.toml", "--max-regression", "off")[0] == 0
+    Path("off.toml").write_text(Path("head.toml").read_text().replace('max_regression = "5%"', 'max_regression = "off"'))
+    assert cli("compare", "base.sqlite", "head.sqlite", "--suite", "off.toml")[0] == 0
 
 
 def test_run_ids_and_commits_in_one_store(cli):
