@@ -99,6 +99,16 @@ class Store:
         con.execute("PRAGMA foreign_keys = ON")
         return con
 
+    @contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits (or rolls back) and is closed when the block ends."""
+        con = self._connect()
+        try:
+            with con:
+                yield con
+        finally:
+            con.close()
+
     def _check_and_init(self) -> None:
         p = self.path
         if p.is_dir():
@@ -112,7 +122,7 @@ class Store:
             if head != _SQLITE_MAGIC:
                 raise StoreError(f"--db {p}: not a ctrlbench results store (not an SQLite file); refusing to touch it")
             try:
-                with self._connect() as con:
+                with self._open() as con:
                     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
                     if not tables:
                         con.executescript(self._init_script())
@@ -132,7 +142,7 @@ class Store:
             return
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as con:
+            with self._open() as con:
                 con.executescript(self._init_script())
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"--db {p}: cannot create results store: {exc}") from None
@@ -189,7 +199,7 @@ class Store:
     # -- reading -----------------------------------------------------------
     def run(self, run_id: int) -> dict[str, Any]:
         """One run's row, metrics (with unit and direction) and artifacts."""
-        with self._connect() as con:
+        with self._open() as con:
             row = con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 last = con.execute("SELECT max(id) FROM runs").fetchone()[0]
@@ -211,7 +221,7 @@ class Store:
 
         import pandas as pd
 
-        with self._connect() as con:
+        with self._open() as con:
             row = con.execute("SELECT data FROM frames WHERE run_id = ? AND name = ?", (run_id, name)).fetchone()
         if row is None:
             raise StoreError(f"run {run_id} has no frame {name!r}")
@@ -220,12 +230,12 @@ class Store:
     def runs(self, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run rows (without metrics), optionally filtered by column equality."""
         clause, args = _where(where)
-        with self._connect() as con:
+        with self._open() as con:
             rows = con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs {clause} ORDER BY id", args).fetchall()
         return [dict(zip(RUN_COLUMNS, r)) for r in rows]
 
     def count(self) -> int:
-        with self._connect() as con:
+        with self._open() as con:
             return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
 
     def find(self, plant: str, controller: str, task: str, settings_hash: str, seed: int,
@@ -237,7 +247,7 @@ class Store:
         if code_version is not None:
             sql += " AND code_version=?"
             args.append(code_version)
-        with self._connect() as con:
+        with self._open() as con:
             row = con.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         return int(row[0]) if row else None
 
@@ -252,7 +262,7 @@ class Store:
                "r.git_commit AS 'commit', r.code_version, r.suite, r.started_at, r.wall_s, r.cpu_s, r.status, "
                "m.name AS metric, m.value, m.unit, m.better "
                f"FROM runs r JOIN metrics m ON m.run_id = r.id {clause} ORDER BY r.id, m.rowid")
-        with self._connect() as con:
+        with self._open() as con:
             df = pd.read_sql_query(sql, con, params=args)
         df["value"] = df["value"].astype(float)
         return df
