@@ -90,12 +90,6 @@ class CheckpointError(BenchError, ValueError):
     """A weights or checkpoint file that does not fit (shape, format, plant)."""
 
 
-class RunFailed(BenchError, RuntimeError):
-    """A run raised; the message names the log holding the traceback."""
-
-    exit_code = 1
-
-
 class ConformanceError(BenchError, AssertionError):
     """A plugin that breaks the plant / controller contract (bench.testing)."""
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -26,14 +26,19 @@ def npz_path(path: str | os.PathLike) -> Path:
     return path if path.suffix == ".npz" else path.with_suffix(".npz")
 
 
-def write_npz(path: str | os.PathLike, arrays: Mapping[str, Any]) -> Path:
-    """Write ``arrays`` to ``path`` (``.npz``) atomically; returns the path written."""
-    path = npz_path(path)
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
+    """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``.
+
+    Readers see the old file or the whole new one, never a part; the file is
+    world-readable (0644) like any other written file.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o644)
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -41,6 +46,16 @@ def write_npz(path: str | os.PathLike, arrays: Mapping[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically: for JSON sidecars."""
+    return atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def write_npz(path: str | os.PathLike, arrays: Mapping[str, Any]) -> Path:
+    """Write ``arrays`` to ``path`` (``.npz``) atomically; returns the path written."""
+    return atomic_write(npz_path(path), lambda fh: np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
 
 
 def read_npz(path: str | os.PathLike, what: str, *, require: Iterable[str] = (),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import DuplicateName, Incompatible, PluginError, Unavailable, UnknownName
@@ -178,7 +178,3 @@ def check_compatible(plant: Spec, controller: Spec, task: Spec) -> None:
         reasons.append(f"controller {controller.name!r} needs {need!r}; {plant.kind} {plant.name!r} provides {shown}")
     if reasons:
         raise Incompatible(f"cannot run {plant.name} {controller.name} {task.name}: " + "; ".join(reasons))
-
-
-def specs_summary(specs: Mapping[str, Spec]) -> dict[str, str]:
-    return {name: spec.summary for name, spec in specs.items()}

@@ -17,8 +17,6 @@ file names are never parsed or sorted.  Loading uses ``allow_pickle=False``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,41 +24,21 @@ from typing import Any
 import numpy as np
 
 from bench.errors import CheckpointError
-from bench.npzfile import read_npz, write_npz
+from bench.npzfile import npz_path as npz_path_of
+from bench.npzfile import read_npz, write_npz, write_text
 
 FORMAT = "ctrlbench-ahf-weights/1"
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_weights(npz_path: str | Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Path:
     """Write ``arrays`` + ``meta`` as ``npz_path`` and its ``.json`` sidecar, atomically."""
-    npz_path = Path(npz_path)
-    if npz_path.suffix != ".npz":
-        npz_path = npz_path.with_suffix(".npz")
-    npz_path.parent.mkdir(parents=True, exist_ok=True)
+    npz_path = npz_path_of(npz_path)
     meta = {"format": FORMAT, **meta, "file": npz_path.name}
     text = json.dumps(meta, indent=1, sort_keys=True, default=_jsonable)
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload["meta_json"] = np.array(text)
     write_npz(npz_path, payload)
-    _atomic_write(npz_path.with_suffix(".json"), lambda f: f.write(text.encode()))
+    write_text(npz_path.with_suffix(".json"), text)
     return npz_path
 
 

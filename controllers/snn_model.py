@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import CheckpointError, InvalidArgument
-from bench.npzfile import read_npz, write_npz
+from bench.npzfile import read_npz, write_npz, write_text
 
 #: Keras layer classes the spiking conversion supports.
 SUPPORTED_LAYERS = ("InputLayer", "Conv2D", "Dense", "Flatten", "Reshape", "Dropout", "Activation")
@@ -278,16 +278,11 @@ def set_params(model: Any, params: dict[str, np.ndarray], source: str = "paramet
                                for v in layer.weights])
 
 
-def architecture(model: Any) -> dict[str, list[int]]:
-    """Parameter shapes by key: what a parameter file must match."""
-    return {k: list(v.shape) for k, v in get_params(model).items()}
-
-
 def save_params(path: str | Path, params: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
     """Write ``params`` to ``path`` (``.npz``) and ``meta`` to ``path.json``; returns the npz path."""
     path = write_npz(path, params)
     meta = {**meta, "architecture": {k: list(np.shape(v)) for k, v in params.items()}}
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+    write_text(path.with_suffix(".json"), json.dumps(meta, indent=1, sort_keys=True, default=str))
     return path
 
 

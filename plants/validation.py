@@ -63,18 +63,6 @@ def require_finite(a: np.ndarray, name: str, who: str, what: str = "") -> None:
         raise InvalidArgument(f"{who}: {name} must be finite{what}; row {row} is {np.asarray(a[row]).tolist()}")
 
 
-def all_finite(*arrays: np.ndarray) -> bool:
-    """Cheap test that every array is finite (a sum is inf / NaN otherwise).
-
-    A sum can also overflow for huge finite values; callers treat ``False``
-    as "look closer" (:func:`diagnose`), never as proof of a NaN.
-    """
-    total = 0.0
-    for a in arrays:
-        total += float(a.sum())
-    return math.isfinite(total)
-
-
 def diagnose(who: str, out: np.ndarray, **arguments: np.ndarray) -> None:
     """Called when a result may not be finite: blame an argument or the simulation.
 
