@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .stats import band
+from .stats import band, pareto_front
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -241,20 +241,6 @@ def rasters(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | 
             figures.append(Figure(f"spike raster: {_label(row, variants)} on {row.plant}", path, f"{name} frame",
                                   row.task))
     return figures
-
-
-def pareto_front(points: np.ndarray, better: Sequence[str]) -> np.ndarray:
-    """Boolean mask of the points no other point beats on every axis.
-
-    ``points`` is ``(n, k)``; ``better[j]`` is ``"higher"`` or ``"lower"``.
-    """
-    p = np.asarray(points, dtype=float)
-    sign = np.array([1.0 if b == "higher" else -1.0 for b in better])
-    q = p * sign  # now higher is better on every axis
-    ge = (q[:, None, :] >= q[None, :, :]).all(axis=2)  # ge[i, j]: i at least as good as j everywhere
-    gt = (q[:, None, :] > q[None, :, :]).any(axis=2)
-    dominated = (ge & gt).any(axis=0)
-    return ~dominated & np.isfinite(p).all(axis=1)
 
 
 def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,

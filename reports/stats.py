@@ -222,3 +222,19 @@ def markdown(s: pd.DataFrame) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
     return "\n".join([line(head), "|" + "|".join("---" for _ in head) + "|", *map(line, rows)])
+
+
+def pareto_front(points: np.ndarray, better: Sequence[str]) -> np.ndarray:
+    """Boolean mask of the points no other point beats on every axis.
+
+    Points with a NaN coordinate are left out and beat nothing.
+
+    ``points`` is ``(n, k)``; ``better[j]`` is ``"higher"`` or ``"lower"``.
+    """
+    p = np.asarray(points, dtype=float)
+    sign = np.array([1.0 if b == "higher" else -1.0 for b in better])
+    q = p * sign  # now higher is better on every axis
+    ge = (q[:, None, :] >= q[None, :, :]).all(axis=2)  # ge[i, j]: i at least as good as j everywhere
+    gt = (q[:, None, :] > q[None, :, :]).any(axis=2)
+    dominated = (ge & gt).any(axis=0)
+    return ~dominated & np.isfinite(p).all(axis=1)

@@ -114,15 +114,12 @@ def pareto_front(df: Any, maximize: Sequence[str] = ("spiking_accuracy",),
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise InvalidArgument(f"pareto_front: no column(s) {', '.join(missing)} (have {', '.join(map(str, df.columns))})")
-    data = df[cols].astype(float)
-    ok = data.notna().all(axis=1).to_numpy()
-    values = data.to_numpy(dtype=float, copy=True)
-    values[:, : len(maximize)] *= -1  # everything to minimise
+    from bench.reports.stats import pareto_front as mask
+
+    values = df[cols].to_numpy(dtype=float, copy=True)
+    ok = np.isfinite(values).all(axis=1)
     keep = np.zeros(len(df), bool)
-    for i in np.flatnonzero(ok):
-        others = values[ok]
-        dominated = np.any(np.all(others <= values[i], axis=1) & np.any(others < values[i], axis=1))
-        keep[i] = not dominated
+    keep[ok] = mask(values[ok], ["higher"] * len(maximize) + ["lower"] * len(minimize))
     front = df[keep]
     return front.sort_values(list(minimize)[:1] or list(maximize)[:1], kind="stable")
 
