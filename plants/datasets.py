@@ -145,10 +145,12 @@ class NpzDataset(Dataset):
     Settings = NpzSettings
     default_path = ""
     what = "npz"
+    classes: int | None = None  # a dataset with a known number of classes
+    image_shape: tuple[int, ...] | None = None  # a dataset with a known image shape
 
     def __init__(self, settings=None) -> None:
         super().__init__(settings)
-        self.n_classes = self.settings.n_classes or 0
+        self.n_classes = getattr(self.settings, "n_classes", None) or self.classes or 0
         self.input_shape = ()
 
     def missing_file_message(self, path: Path) -> str:
@@ -163,8 +165,12 @@ class NpzDataset(Dataset):
         if not path.is_file():
             raise InvalidArgument(self.missing_file_message(path))
         arrays = read_arrays(path, self.what)
+        source = f"{self.what} {str(path)!r}"
         x_train, y_train, x_test, y_test, classes = check_arrays(
-            *(arrays[a] for a in ARRAYS), n_classes=s.n_classes, source=f"{self.what} {str(path)!r}")
+            *(arrays[a] for a in ARRAYS), n_classes=getattr(s, "n_classes", None) or self.classes, source=source)
+        if self.image_shape is not None and x_train.shape[1:] != self.image_shape:
+            raise InvalidArgument(f"{source}: images have shape {x_train.shape[1:]}, "
+                                  f"expected {self.image_shape[:-1]} or {self.image_shape}")
         self.n_classes = classes
         self.input_shape = tuple(x_train.shape[1:])
         x_train, y_train = _limit(x_train, y_train, s.max_train)
@@ -185,27 +191,14 @@ class Mnist(NpzDataset):
     Settings = MnistSettings
     default_path = KERAS_MNIST
     what = "mnist"
+    classes = 10
+    image_shape = (28, 28, 1)
 
     def __init__(self, settings=None) -> None:
-        super(NpzDataset, self).__init__(settings)
-        self.n_classes = 10
-        self.input_shape = (28, 28, 1)
+        super().__init__(settings)
+        self.n_classes, self.input_shape = self.classes, self.image_shape
 
     def missing_file_message(self, path: Path) -> str:
         return (f"mnist: {str(path)!r} not found; ctrlbench never downloads. Copy mnist.npz (from "
                 f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz) to "
                 f"{KERAS_MNIST} or pass --set path=/where/it/is/mnist.npz")
-
-    def load(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        path = Path(self.settings.path).expanduser()
-        if not path.is_file():
-            raise InvalidArgument(self.missing_file_message(path))
-        arrays = read_arrays(path, self.what)
-        x_train, y_train, x_test, y_test, _ = check_arrays(
-            *(arrays[a] for a in ARRAYS), n_classes=10, source=f"mnist {str(path)!r}")
-        if x_train.shape[1:] != (28, 28, 1):
-            raise InvalidArgument(f"mnist {str(path)!r}: images have shape {x_train.shape[1:]}, "
-                                  f"expected (28, 28) or (28, 28, 1)")
-        x_train, y_train = _limit(x_train, y_train, self.settings.max_train)
-        x_test, y_test = _limit(x_test, y_test, self.settings.max_test)
-        return x_train, y_train, x_test, y_test
