@@ -8,11 +8,9 @@ failed (one line plus the path of a log with the traceback); 130 interrupted
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import math
 import sys
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -191,30 +189,23 @@ def _format_table(results: list[Any]) -> str:
         return df.to_string()
 
 
-def write_log(log_dir: Path, label: str) -> Path:
-    """The traceback being handled, written to ``log_dir/<time>-<label>.log``; returns the path."""
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    log = log_dir / f"{stamp}-{label}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(traceback.format_exc())
-    return log
-
-
 def _run_one(specs, routed, seed: int, store, db: Path, log_dir: Path) -> Any:
     """Build, run and store one seed; failures are logged, stored and re-raised."""
-    from .runner import describe, failed_result
+    from .runner import describe, failed_result, run_name
     from .runner import run as run_once
 
     built, workdir = None, None
     try:
         built = plant, controller, task = build_all(specs, routed)
         _, shash = describe(plant, controller, task)
-        workdir = db.parent / "runs" / f"{plant.name}-{controller.name}-{task.name}-{shash[:8]}-seed{seed}"
+        workdir = db.parent / "runs" / run_name(plant.name, controller.name, task.name, shash, seed)
         workdir.mkdir(parents=True, exist_ok=True)
         return run_once(plant, controller, task, seed=seed, store=store, workdir=workdir)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
+        from .runner import write_log
+
         log = write_log(log_dir, f"{'-'.join(sp.name for sp in specs)}-seed{seed}")
         exc.bench_log = log  # type: ignore[attr-defined]
         if built is not None:  # a run that could be built is stored as failed
@@ -378,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     except Exception as exc:  # noqa: BLE001 - a bug or a plugin's crash: one line, traceback in a log
+        from .runner import write_log
         from .store import DEFAULT_DB
 
         log = write_log(DEFAULT_DB.parent.resolve() / "logs", "bench")

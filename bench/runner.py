@@ -72,6 +72,22 @@ def describe(plant: Any, controller: Any, task: Any) -> tuple[dict[str, dict[str
     return parts, _settings.settings_hash(parts)
 
 
+def run_name(plant: str, controller: str, task: str, settings_hash: str, seed: int) -> str:
+    """The name of one run's work folder and log: ``arm2-osc-reach-<hash8>-seed0``."""
+    return f"{plant}-{controller}-{task}-{settings_hash[:8]}-seed{seed}"
+
+
+def write_log(log_dir: Path, label: str, text: str | None = None) -> Path:
+    """``text`` (default: the traceback being handled) in ``log_dir/<time>-<label>.log``; returns the path."""
+    import traceback
+
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    log = Path(log_dir) / f"{stamp}-{label}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(traceback.format_exc() if text is None else text)
+    return log
+
+
 def provenance(plant: Any, controller: Any, task: Any, seed: int, *, task_name: str | None = None,
                suite: str | None = None) -> dict[str, Any]:
     """What identifies a run: names, settings and their hash, seed, versions, commit, host."""

@@ -31,7 +31,6 @@ two tuples ``(32, 32)`` and ``(64, 64)``.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import itertools
 import os
 import platform
@@ -228,11 +227,11 @@ def execute(job: Job) -> Outcome:
     run's own working directory.
     """
     from .cli import build_all, resolve
-    from .runner import run
+    from .runner import run, run_name
 
     worker = f"{platform.node()}:{os.getpid()}"
     t0 = time.perf_counter()
-    workdir = Path(job.workroot) / f"{job.plant}-{job.controller}-{job.task}-{job.settings_hash[:8]}-seed{job.seed}"
+    workdir = Path(job.workroot) / run_name(job.plant, job.controller, job.task, job.settings_hash, job.seed)
     try:
         specs, routed = resolve(job.plant, job.controller, job.task, dict(job.sets), job.dt)
         plant, controller, task = build_all(specs, routed)
@@ -410,7 +409,7 @@ def run_sweep(sweep: Plan, store: Any, *, executor: str = "local", jobs: int | N
     """
     import concurrent.futures as cf
 
-    from .runner import code_version, failed_result
+    from .runner import code_version, failed_result, run_name, write_log
 
     log_dir = Path(log_dir) if log_dir is not None else Path(store.path).parent / "logs"
     report = SweepReport()
@@ -435,11 +434,9 @@ def run_sweep(sweep: Plan, store: Any, *, executor: str = "local", jobs: int | N
             run_id = store.save(out.result)
             report.ok.append(run_id)
         else:
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             job = out.job
-            log = log_dir / f"{stamp}-{job.plant}-{job.controller}-{job.task}-{job.settings_hash[:8]}-seed{job.seed}.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(f"{job.label}\nworker {out.worker}\n\n{out.traceback}")
+            log = write_log(log_dir, run_name(job.plant, job.controller, job.task, job.settings_hash, job.seed),
+                            f"{job.label}\nworker {out.worker}\n\n{out.traceback}")
             from .cli import resolve
 
             specs, routed = resolve(job.plant, job.controller, job.task, dict(job.sets), job.dt)
