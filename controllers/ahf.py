@@ -10,10 +10,13 @@ inverse kinematics, zero target velocity) to put the arm on the target at the
 end of the reach (``duration / dt`` steps, 40 at the default dt = 0.01 s);
 see :mod:`bench.controllers.ahf_train` for the regimes and checkpoints.
 
-``bench run arm2 ahf reach --dt 0.01`` uses the weights shipped in
+``python run.py arm2 ahf reach`` uses the weights shipped in
 ``bench/controllers/weights`` for that plant (or the ``weights`` setting, or
-what ``train`` just produced).  The network runs one step per ``act`` call;
-its recurrent state is kept between calls and cleared by ``reset``.
+what ``train`` just produced).  The network takes one step every training
+``dt`` (0.01 s) and holds its torques in between, so it acts on a plant whose
+``dt`` divides that step (the default 1 ms: every 10th ``act`` call) as on one
+at 0.01 s (one step per call); its recurrent state is kept between calls and
+cleared by ``reset``.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class AHF(Learner):
         self.source: str = ""
         self._ik_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._n: int | None = None
+        self._period, self._calls, self._held = 1, 0, None
 
     # -- plant and weights ---------------------------------------------------------
     def _check_arm(self, plant: Any) -> None:
@@ -99,13 +103,20 @@ class AHF(Learner):
             raise Incompatible(f"ahf controls planar arms (a plant with kinematics, inverse_kinematics and "
                                f"dynamics); {getattr(plant, 'name', type(plant).__name__)!r} is not one")
 
-    def _check_dt(self, plant: Any, trained_dt: float, what: str) -> None:
-        if not math.isclose(float(plant.dt), float(trained_dt), rel_tol=1e-9):
+    @staticmethod
+    def _control_period(plant: Any, trained_dt: float, what: str) -> int:
+        """Plant steps per network step: the network acts every ``trained_dt`` and holds its torque
+        in between (zero-order hold), so the plant's dt must divide the training step."""
+        ratio = float(trained_dt) / float(plant.dt)
+        period = round(ratio)
+        if period < 1 or not math.isclose(ratio, period, rel_tol=1e-9):
             name = getattr(plant, "name", "arm")
             raise Incompatible(
                 f"ahf {what} trained at dt = {trained_dt:g} s but the {name} plant runs at dt = {plant.dt:g} s; "
-                f"run with the training step, e.g. python run.py {name} ahf reach --dt {trained_dt:g} "
-                f"--set reach.targets=64")
+                f"the plant's dt must be the training step divided by a whole number (the network acts every "
+                f"{trained_dt:g} s and holds its torque between), e.g. python run.py {name} ahf reach "
+                f"--dt {trained_dt:g} --set reach.targets=64")
+        return period
 
     def bind(self, plant: Any) -> None:
         """Attach an arm.  Weights are loaded on the first ``reset`` (so that
@@ -134,7 +145,7 @@ class AHF(Learner):
             ps = {k: v for k, v in meta.get("plant_settings", {}).items() if k != "dt"}
             candidates.append(meta)
             if meta.get("plant") == name and ps == want and meta.get("hidden") == self.settings.hidden:
-                self._check_dt(plant, meta["dt"], f"weights {path.name} were")
+                self._control_period(plant, meta["dt"], f"weights {path.name} were")
                 self.load(path)
                 return
         have = ", ".join(sorted({f"{m.get('plant')} (hidden {m.get('hidden')}, dt {m.get('dt')})"
@@ -151,7 +162,8 @@ class AHF(Learner):
                 f"ahf weights {self.source} are for an arm with state size {m.get('n_state')} and "
                 f"{m.get('n_input')} inputs; {getattr(plant, 'name', 'this plant')!r} has {plant.state_size} "
                 f"and {plant.input_size}")
-        self._check_dt(plant, float(m.get("dt", plant.dt)), f"weights {Path(self.source).name} were")
+        self._period = self._control_period(plant, float(m.get("dt", plant.dt)),
+                                            f"weights {Path(self.source).name} were")
         from .ahf_net import Policy
 
         self.policy = Policy(self.W, plant.state_size, plant.input_size, int(m["hidden"]), dtype=m.get("dtype", "float64"))
@@ -194,6 +206,7 @@ class AHF(Learner):
         self._ensure_weights()
         self.policy.reset()
         self._n = int(n)
+        self._calls, self._held = 0, None
 
     def _target_state(self, target: np.ndarray) -> np.ndarray:
         target = np.asarray(target, dtype=float)
@@ -216,9 +229,13 @@ class AHF(Learner):
         ts = self._target_state(target)
         if ts.shape[0] != obs.shape[0]:
             raise InvalidArgument(f"ahf.act: {ts.shape[0]} targets for {obs.shape[0]} arms")
+        calls, self._calls = self._calls, self._calls + 1
+        if calls % self._period and self._held is not None:
+            return self._held.copy()  # between two network steps: hold the torque
         center, scale = self.arrays["input_center"], self.arrays["input_scale"]
         inp = np.concatenate([(ts - center) / scale, (obs - center) / scale], axis=1)
-        return np.asarray(self.policy.step(inp), dtype=float)
+        self._held = np.asarray(self.policy.step(inp), dtype=float)
+        return self._held.copy()
 
     # -- training -------------------------------------------------------------------------
     def train(self, plant: Any, task: Any = None, *, rng: np.random.Generator | None = None, seed: int = 0,

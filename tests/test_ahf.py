@@ -255,9 +255,21 @@ def test_shipped_arm2_weights_reach_the_target():
     assert ctrl.meta["role"] == "best" and ctrl.meta["plant"] == "arm2"
 
 
-def test_shipped_weights_refuse_another_dt():
-    with pytest.raises(Incompatible, match=r"trained at dt = 0.01 s .* dt = 0.001 s.*--dt 0.01"):
-        bench.run(arm(0.001), bench.controller("ahf"), reach(), seed=0)
+def test_shipped_weights_act_at_the_default_dt_by_holding_torques():
+    """``python run.py arm2 ahf reach`` (dt 1 ms): the network steps every 10 ms and holds its torques."""
+    ctrl = bench.controller("ahf")
+    result = bench.run(arm(0.001), ctrl, reach(targets=64), seed=0)
+    assert result.metrics["final_distance_mean"] < 0.01 and result.metrics["final_distance_max"] < 0.02
+    x = np.tile(ctrl.plant.start_state, (2, 1))
+    ctrl.reset(2, np.random.default_rng(0))
+    target = ctrl.plant.hand(ctrl.plant.start_q[None].repeat(2, 0)) + 0.05
+    torques = [ctrl.act(x, target) for _ in range(11)]
+    assert all(np.array_equal(torques[0], t) for t in torques[1:10])  # held for 10 plant steps
+
+
+def test_shipped_weights_refuse_a_dt_that_does_not_divide_the_training_step():
+    with pytest.raises(Incompatible, match=r"trained at dt = 0.01 s .* dt = 0.003 s.*divided by a whole number"):
+        bench.run(arm(0.003), bench.controller("ahf"), reach(), seed=0)
 
 
 def test_no_shipped_weights_for_another_network_size():
