@@ -21,6 +21,7 @@ cleared by ``reset``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -250,14 +251,16 @@ class AHF(Learner):
         from .ahf_train import Trainer, first_below, make_problem
 
         self._check_arm(plant)
-        if not math.isclose(float(plant.dt), float(self.settings.dt), rel_tol=1e-9):
-            name = getattr(plant, "name", "PLANT")
-            raise Incompatible(
-                f"ahf trains at dt = {self.settings.dt:g} s (setting ahf.dt) but the {name} plant runs at "
-                f"dt = {plant.dt:g} s; use bench train {name} ahf reach --dt {self.settings.dt:g}")
         log = log or (lambda _line: None)
-        problem = make_problem(plant, task, self.settings)
-        trainer = Trainer(plant, problem, self.settings, seed, workdir=Path(workdir) if workdir else None, log=log)
+        period = self._control_period(plant, self.settings.dt, "would be")
+        model = plant
+        if period > 1:  # train on the same arm at the network's step; act on this one with a hold
+            model = type(plant)(dataclasses.replace(plant.settings, dt=self.settings.dt))
+            model.name = getattr(plant, "name", "")
+            log(f"training at ahf.dt = {self.settings.dt:g} s; the plant's {plant.dt:g} s steps will hold "
+                f"each torque for {period} steps")
+        problem = make_problem(model, task, self.settings)
+        trainer = Trainer(model, problem, self.settings, seed, workdir=Path(workdir) if workdir else None, log=log)
         curve = trainer.run(fresh=fresh)
         best = trainer.best_weights()
         if best is not None:

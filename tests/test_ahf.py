@@ -337,9 +337,16 @@ def test_optimiser_settings_out_of_range(key, value):
         bench.controller("ahf", **{key: value})
 
 
-def test_training_refuses_a_plant_dt_other_than_the_setting():
-    with pytest.raises(Incompatible, match="ahf.dt"):
-        small_ahf().train(arm(0.001), reach(), rng=np.random.default_rng(0))
+def test_training_on_a_finer_plant_trains_at_ahf_dt_and_acts_with_a_hold():
+    ctrl, lines = small_ahf(iterations=2), []
+    ctrl.train(arm(0.001), reach(), rng=np.random.default_rng(0), log=lines.append)
+    assert any("training at ahf.dt = 0.01 s" in line and "10 steps" in line for line in lines)
+    assert ctrl.meta["dt"] == 0.01 and ctrl.meta["plant_settings"]["dt"] == 0.01 and ctrl._period == 10
+
+
+def test_training_refuses_a_plant_dt_that_does_not_divide_ahf_dt():
+    with pytest.raises(Incompatible, match="divided by a whole number"):
+        small_ahf().train(arm(0.003), reach(), rng=np.random.default_rng(0))
 
 
 def test_weights_are_written_atomically_and_read_without_pickle(tmp_path):
