@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-install
 DB     ?= .bench/results.sqlite
 
-.PHONY: demo test install clean bench
+.PHONY: demo test test-fast install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,21 @@ demo: $(STAMP)
 	$(BIN)/bench report --db $(DB) --latest --format html --out .bench/report
 	@echo "report: .bench/report/index.html"
 
+# `make test` (what .ci/run calls): `ruff check` (pyproject's configuration), then the whole
+# correctness suite, the tests marked slow included,
+# plus a one-iteration smoke run of every benchmark in tests/benchmarks (results checked, nothing
+# timed or printed).  `make test-fast` leaves out the slow end-to-end tests, for quick local runs.
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 # `make bench`: micro-benchmarks (pytest-benchmark) saved under .benchmarks/; once a run
 # is saved, each new one is compared with the last and a slowdown beyond BENCH_FAIL fails.
+# The ratio tests time both of their sides themselves and check the speed targets; their
+# figures and the profiles print in a "speed ratios and profiles" section at the end.
 BENCH_FAIL ?= min:25%
 bench: $(STAMP)
 	@gate=""; if ls .benchmarks/*/*.json >/dev/null 2>&1; then \

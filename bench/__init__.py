@@ -8,11 +8,13 @@ Python API (the same objects the CLI uses)::
     reach = bench.task("reach", targets=64)
     result = bench.run(arm, osc, reach, seed=0)
     result.series            # metrics as a pandas Series
+
+``bench.reports``, ``bench.store`` and ``bench.testing`` are imported on
+first use (``bench.reports.load(...)`` works after ``import bench``), so
+``import bench`` loads neither matplotlib nor pytest.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from .api import (
     ArmModel,
@@ -24,58 +26,17 @@ from .api import (
     PlantModel,
     Result,
     Task,
+    train_learner,
 )
 from .errors import BenchError
 from .hookspecs import hookimpl
 from .plugins import register_plugin, registry
 from .registry import Spec
 from .runner import run
+from .session import build, controller, dataset, plant, task
 from .settings import setting
 
 __version__ = "0.1.0"
-
-
-def build(kind: str, name: str, **settings: Any) -> Any:
-    """Build the registered ``kind`` called ``name`` from keyword settings.
-
-    The settings are checked against the component's ``Settings`` dataclass
-    (unknown key, wrong type or out-of-range value: :class:`SettingError`).
-    """
-    from . import settings as _settings
-
-    spec = registry().get(kind, name)
-    factory = spec.load()
-    settings_cls = getattr(factory, "Settings", _settings.NoSettings)
-    values = _settings.build(settings_cls, settings, owner=name)
-    obj = factory(values)
-    obj.name = name
-    obj.settings = values
-    obj.spec = spec
-    return obj
-
-
-def plant(name: str, **settings: Any) -> Any:
-    """A ready plant (or dataset, which takes a plant's place) by name."""
-    if (("dataset", name) in registry()) and ("plant", name) not in registry():
-        return build("dataset", name, **settings)
-    if ("plant", name) not in registry():
-        registry().get_any(("plant", "dataset"), name, "plant or dataset")
-    return build("plant", name, **settings)
-
-
-def controller(name: str, **settings: Any) -> Any:
-    """A ready controller, learner or classifier by name."""
-    return build("controller", name, **settings)
-
-
-def task(name: str, **settings: Any) -> Any:
-    """A ready task by name."""
-    return build("task", name, **settings)
-
-
-def dataset(name: str, **settings: Any) -> Any:
-    """A ready dataset by name."""
-    return build("dataset", name, **settings)
 
 
 __all__ = [
@@ -101,8 +62,24 @@ __all__ = [
     "run",
     "setting",
     "task",
+    "train_learner",
 ]
 
-from .gymenvs import register_envs as _register_envs  # noqa: E402
+from .gymenvs import register_envs as _register_envs
 
 _register_envs()
+
+#: Submodules imported on first attribute access (``bench.reports.load(...)``).
+_LAZY_SUBMODULES = ("reports", "store", "testing")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")  # sets the attribute: called once per name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

@@ -1,25 +1,34 @@
 """The ``bench`` command line (``python run.py ...`` is ``bench run ...``).
 
+This module only parses: each sub-command's arguments become explicit
+arguments of a function in :mod:`bench.commands`.
+
 Exit codes: 0 success; 2 usage error (one line, never a traceback); 1 a run
 failed (one line plus the path of a log with the traceback); 130 interrupted
-(every completed run is kept).
+(every completed run is kept).  Standard output closed early (``bench list |
+head -1``) drops the rest of the output quietly: the command finishes (nothing
+it computes is lost) and exits with its own code.
+
+``-v``/``--verbose`` (before or after the command) lets TensorFlow's own log
+lines through (:mod:`bench.controllers.tfcompat` reads ``BENCH_VERBOSE``);
+without it TensorFlow and absl print nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
+import os
 import sys
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from . import settings as _settings
-from .errors import BenchError, SettingError, StoreError, UsageError
+from .errors import BenchError, UsageError
 
 PROG = "bench"
+#: The environment variable ``-v`` sets for the command (read by bench.controllers.tfcompat, inherited by workers).
+VERBOSE_ENV = "BENCH_VERBOSE"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,312 +38,213 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-# -- argument helpers ---------------------------------------------------------
-def _seeds(text: str) -> list[int]:
-    """``"5"`` → seeds 0..4; ``"1,4,9"`` → those seeds."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"--seeds expects a count (5) or a list of seeds (1,4,9), got {text!r}") from None
-    if not values or any(v < 0 for v in values):
-        raise UsageError(f"--seeds expects a positive count or non-negative seeds, got {text!r}")
-    if len(values) == 1:
-        if values[0] < 1:
-            raise UsageError(f"--seeds count must be at least 1, got {text!r}")
-        return list(range(values[0]))
-    return list(dict.fromkeys(values))  # a seed named twice runs once
+# -- arguments ----------------------------------------------------------------------
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", type=Path, default=None, help="results store (default .bench/results.sqlite)")
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"--seed expects a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise UsageError(f"--seed expects a non-negative integer, got {text!r}")
-    return value
-
-
-def add_run_arguments(p: argparse.ArgumentParser, names: bool = True) -> None:
-    """The options shared by ``run``, ``train`` and ``sweep``."""
-    if names:
-        p.add_argument("plant", help="plant or dataset name (bench list)")
-        p.add_argument("controller", help="controller name")
-        p.add_argument("task", help="task name")
+def _add_run_arguments(p: argparse.ArgumentParser, lists: bool = False) -> None:
+    """The options shared by ``run``, ``train`` and ``sweep`` (``lists``: comma lists, as sweep takes)."""
+    p.add_argument("plant", help="plants or datasets, a comma list (arm2,arm3)" if lists
+                   else "plant or dataset name (bench list)")
+    p.add_argument("controller", help="controllers, a comma list" if lists else "controller name")
+    p.add_argument("task", help="tasks, a comma list" if lists else "task name")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--seed", type=str, default=None, help="one seed (default 0)")
     g.add_argument("--seeds", type=str, default=None, help="N (seeds 0..N-1) or a list 1,4,9")
-    p.add_argument("--dt", type=str, default=None, help="the plant's integration step, seconds")
-    p.add_argument("--db", type=Path, default=None, help="results store (default .bench/results.sqlite)")
+    p.add_argument("--dt", type=str, default=None,
+                   help="the plants' integration step(s), seconds, a comma list" if lists
+                   else "the plant's integration step, seconds")
+    _add_db(p)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="a plugin or task setting; qualify as osc.kp=200 or reach.targets=64")
+                   help="a setting and its values, a comma list (osc.kp=100,200); every --set multiplies the "
+                        "sweep; ';' separates the items of one tuple value" if lists
+                   else "a plugin or task setting; qualify as osc.kp=200 or reach.targets=64")
+
+
+def _add_train(p: argparse.ArgumentParser) -> None:
+    """``--train`` (run and sweep): train the learner first, with the run's seed."""
+    p.add_argument("--train", action="store_true",
+                   help="train the learner first (from scratch, seed = the run's seed, checkpoints in the store's "
+                        "train/ folder), then run the task with it; settings used only when training need it")
+
+
+def _add_execution(p: argparse.ArgumentParser) -> None:
+    """``--jobs``, ``--executor``, ``--scheduler``, ``--rerun``, ``-q`` (sweep and ci)."""
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="worker processes for the local executor (default: one per core; 1 runs here)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local processes or a Dask cluster")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="the Dask scheduler")
+    p.add_argument("--rerun", action="store_true", help="run again what is already stored")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_where(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                   help=f"only runs with this {what} (repeatable; v1,v2 for several)")
 
 
 def parser() -> argparse.ArgumentParser:
+    """The whole ``bench`` argument parser."""
     p = _Parser(prog=PROG, description="Benchmark learned controllers and spiking networks.")
+    p.add_argument("-v", "--verbose", dest="loud", action="store_true",
+                   help="also show TensorFlow's and absl's log lines (quiet otherwise)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     ls = sub.add_parser("list", help="list plants, datasets, controllers and tasks")
-    ls.add_argument("-v", "--verbose", action="store_true", help="show each component's settings")
+    ls.add_argument("-v", "--verbose", action="store_true",
+                    help="show each component's provides, needs, target kinds and settings")
     run = sub.add_parser("run", help="run one benchmark: PLANT CONTROLLER TASK")
-    add_run_arguments(run)
+    _add_run_arguments(run)
     run.add_argument("-q", "--quiet", action="store_true", help="print no table")
+    _add_train(run)
     train = sub.add_parser("train", help="train a learner: PLANT CONTROLLER TASK")
-    add_run_arguments(train)
+    _add_run_arguments(train)
     train.add_argument("--fresh", action="store_true", help="ignore existing checkpoints and start over")
     show = sub.add_parser("show", help="show one stored run")
     show.add_argument("run_id", help="run id (bench run prints it)")
-    show.add_argument("--db", type=Path, default=None)
-    from . import compare, suite, sweep  # sweep, report, ci, compare (issue 7)
-    from .reports import command as report_command
-
-    for module in (sweep, report_command, suite, compare):
-        module.add_parser(sub)
+    show.add_argument("--animate", metavar="OUT.gif", default=None,
+                      help="also draw the arm doing its task into this GIF (arm tasks only)")
+    _add_db(show)
+    verify = sub.add_parser("verify", help="re-run stored runs from their recorded settings and seed; "
+                                           "exit 1 if a metric differs")
+    verify.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids (bench run prints them)")
+    _add_db(verify)
+    verify.add_argument("--timing-tolerance", default=None, metavar="PCT",
+                        help="how far a wall-clock timing may move, e.g. 50%% or off (default 300%%)")
+    sweep = sub.add_parser("sweep", help="run PLANTS CONTROLLERS TASKS (comma lists) x --set lists x seeds")
+    _add_run_arguments(sweep, lists=True)
+    _add_train(sweep)
+    _add_execution(sweep)
+    report = sub.add_parser("report", help="summary tables with bootstrap CIs, figures, "
+                                           "index.html / summary.md / csv")
+    _add_db(report)
+    _add_where(report, "plant, controller, task, suite, git_commit, ...")
+    report.add_argument("--format", choices=("md", "html", "csv"), default=None,
+                        help="md (default; printed without --out), csv (printed without --out) or html "
+                             "(index.html + summary.md + csv + figures; default --out .bench/report)")
+    report.add_argument("--out", type=Path, default=None, help="folder to write the report files in")
+    report.add_argument("--latest", action="store_true",
+                        help="only the runs of the code version (commit) of the newest matching run, "
+                             "e.g. the last bench ci")
+    ci = sub.add_parser("ci", help="run a fixed, versioned suite (records the git commit with every run)")
+    ci.add_argument("--suite", default="quick", help="built-in suite name or a .toml file (default quick)")
+    _add_db(ci)
+    ci.add_argument("--summary", type=Path, default=None, metavar="FILE",
+                    help="also write this commit's summary table (markdown) to FILE")
+    _add_execution(ci)
+    hist = sub.add_parser("history", help="each metric across the stored commits (oldest first); flags the "
+                                          "significant steps between consecutive commits")
+    _add_db(hist)
+    hist.add_argument("--metric", action="append", default=[], metavar="M",
+                      help="only this metric (repeatable, or a comma list; default every metric)")
+    hist.add_argument("--suite", default=None,
+                      help="only this suite's runs (its current version), with its per-metric thresholds")
+    hist.add_argument("--threshold", default=None, metavar="PCT",
+                      help="smallest relative change that is a step, e.g. 5%% or off (default: the suite's "
+                           "max_regression, else 5%%)")
+    _add_where(hist, "plant, controller, task, ...")
+    hist.add_argument("--format", choices=("text", "md"), default="text")
+    cmp = sub.add_parser("compare", help="compare BASE and HEAD (commits, run ids or store files); "
+                                         "exit 1 on a significant regression")
+    cmp.add_argument("base", help="store file, run ids (12,13 or 12-20) or commit")
+    cmp.add_argument("head", help="store file, run ids or commit")
+    cmp.add_argument("--db", type=Path, default=None,
+                     help="store for run ids and commits (default .bench/results.sqlite)")
+    cmp.add_argument("--suite", default=None,
+                     help="compare this suite's runs only and use its per-metric thresholds (name or .toml)")
+    cmp.add_argument("--max-regression", default=None, metavar="PCT",
+                     help="largest tolerated worsening, e.g. 5%% (default: the suite's, else 5%%)")
+    _add_where(cmp, "plant, controller, task, ...")
+    cmp.add_argument("--format", choices=("text", "md"), default="text")
+    cmp.add_argument("--out", type=Path, default=None, help="also write the table to this file")
+    for name, command in sub.choices.items():
+        if name != "list":  # list's -v shows more (and is loud too)
+            command.add_argument("-v", "--verbose", dest="loud", action="store_true", default=argparse.SUPPRESS,
+                                 help="also show TensorFlow's and absl's log lines (quiet otherwise)")
     return p
 
 
-# -- building components ---------------------------------------------------
-def db_path(arg: Path | None) -> Path:
-    from .store import DEFAULT_DB
-
-    return Path(arg) if arg is not None else DEFAULT_DB
+# -- dispatch -----------------------------------------------------------------------
+Printer = Callable[[str], None]
 
 
-def resolve(plant: str, controller: str, task: str, sets: dict[str, Any], dt: str | None = None):
-    """Specs, factories and routed settings for a (plant, controller, task) triple.
+def _execution(args: argparse.Namespace):
+    from .commands.sweep import Execution
 
-    Everything a user can get wrong is checked here, before anything runs.
-    """
-    from .plugins import registry
-    from .registry import check_compatible
-
-    reg = registry()
-    pspec = reg.get_any(("plant", "dataset"), plant, "plant or dataset")
-    cspec = reg.get("controller", controller)
-    tspec = reg.get("task", task)
-    check_compatible(pspec, cspec, tspec)
-    factories = {s.name: s.load() for s in (pspec, cspec, tspec)}
-    if len(factories) < 3:
-        raise UsageError(f"plant, controller and task need distinct names, got {plant} {controller} {task}")
-    comps = {s.name: (s.kind, getattr(factories[s.name], "Settings", _settings.NoSettings))
-             for s in (pspec, cspec, tspec)}
-    sets = dict(sets)
-    if dt is not None:
-        if "dt" not in _settings.fields(comps[plant][1]):
-            raise SettingError(f"--dt: {pspec.kind} {plant!r} has no dt setting")
-        sets[f"{plant}.dt"] = dt
-    routed = _settings.route(sets, comps)
-    for name, (_, cls) in comps.items():  # check types and ranges now
-        _settings.build(cls, routed[name], owner=name)
-    return (pspec, cspec, tspec), routed
+    execution = Execution(executor=args.executor, jobs=args.jobs, scheduler=args.scheduler, rerun=args.rerun,
+                          quiet=args.quiet)
+    execution.check()  # --jobs, --executor, --scheduler (bench.commands.sweep.scheduler_address): before planning
+    return execution
 
 
-def build_all(specs, routed):
-    from . import build
+def dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
+    """Call the command named by ``args.command`` with its arguments; its exit code."""
+    from . import settings
+    from .session import parse_seeds
 
-    p, c, t = specs
-    return (build(p.kind, p.name, **routed[p.name]), build(c.kind, c.name, **routed[c.name]),
-            build(t.kind, t.name, **routed[t.name]))
+    c = args.command
+    if c == "list":
+        from .commands.listing import list_components
 
+        return list_components(verbose=args.verbose, out=out)
+    if c == "run":
+        from .commands.run import run
 
-# -- commands ------------------------------------------------------------
-def cmd_list(args: argparse.Namespace, out: Callable[[str], None]) -> int:
-    from .plugins import host
+        return run(args.plant, args.controller, args.task, seeds=parse_seeds(args.seeds, args.seed),
+                   sets=settings.parse_pairs(args.sets), dt=args.dt, db=args.db, quiet=args.quiet, out=out, err=err,
+                   train=args.train)
+    if c == "train":
+        from .commands.train import train
 
-    h = host()
-    reg = h.registry
-    titles = {"plant": "plants", "dataset": "datasets", "controller": "controllers", "task": "tasks"}
-    for kind, title in titles.items():
-        specs = reg.specs(kind)
-        if not specs:
-            continue
-        out(f"{title}:")
-        width = max(len(s.name) for s in specs)
-        for s in specs:
-            src = "" if h.plugins[s.plugin].source == "builtin" else f"  [{h.plugins[s.plugin].source}]"
-            state = "" if s.available() else f"  (unavailable, {s.install_hint()})"
-            out(f"  {s.name:<{width}}  {s.summary}{src}{state}")
-            if args.verbose and s.available():
-                try:
-                    cls = getattr(s.load(), "Settings", _settings.NoSettings)
-                    for key, tp, default, helptext in _settings.describe(cls):
-                        out(f"  {'':<{width}}    {s.name}.{key}: {tp} = {default!r}  {helptext}")
-                except BenchError as exc:
-                    out(f"  {'':<{width}}    (cannot load: {exc})")
-    broken = [p for p in h.plugins.values() if p.error]
-    for p in broken:
-        out(f"plugin {p.name} ({p.source}) failed to load: {p.error}")
-    return 0
+        if args.seeds:
+            raise UsageError("train takes one --seed")
+        return train(args.plant, args.controller, args.task, seed=parse_seeds(None, args.seed)[0],
+                     sets=settings.parse_pairs(args.sets), dt=args.dt, db=args.db, fresh=args.fresh, out=out,
+                     err=err)
+    if c == "show":
+        from .commands.show import show
 
+        return show(args.run_id, db=args.db, out=out, animate=args.animate)
+    if c == "verify":
+        from .commands.verify import verify
 
-def _format_table(results: list[Any]) -> str:
-    import pandas as pd
+        return verify(args.run_ids, db=args.db, timing_tolerance=args.timing_tolerance, out=out)
+    if c == "sweep":
+        from .commands.sweep import sweep
 
-    first = results[0]
-    rows = {}
-    for name in first.metrics:
-        vals = [r.metrics.get(name, math.nan) for r in results]
-        info = first.info.get(name)
-        row = {"unit": info.unit if info else "", "better": info.better if info else ""}
-        if len(results) > 1:
-            s = pd.Series(vals, dtype=float)
-            row["mean"], row["std"] = s.mean(), s.std(ddof=1)
-        for r, v in zip(results, vals):
-            row[f"seed {r.meta['seed']}"] = v
-        rows[name] = row
-    df = pd.DataFrame.from_dict(rows, orient="index")
-    with pd.option_context("display.float_format", "{:.6g}".format, "display.width", 160,
-                           "display.max_columns", 12):
-        return df.to_string()
+        return sweep(args.plant, args.controller, args.task, sets=args.sets,
+                     seeds=parse_seeds(args.seeds, args.seed), dt=args.dt, db=args.db,
+                     execution=_execution(args), out=out, err=err, train=args.train)
+    if c == "report":
+        from .commands.report import report
 
+        return report(db=args.db, where=args.where, fmt=args.format, out_dir=args.out, latest=args.latest,
+                      out=out)
+    if c == "ci":
+        from .commands.ci import ci
 
-def _run_one(specs, routed, seed: int, store, db: Path, log_dir: Path) -> Any:
-    """Build, run and store one seed; failures are logged, stored and re-raised."""
-    from .runner import describe, failed_result, run_name
-    from .runner import run as run_once
+        return ci(args.suite, db=args.db, summary=args.summary, execution=_execution(args), out=out, err=err)
+    if c == "history":
+        from .commands.history import history
 
-    built, workdir = None, None
-    try:
-        built = plant, controller, task = build_all(specs, routed)
-        _, shash = describe(plant, controller, task)
-        workdir = db.parent / "runs" / run_name(plant.name, controller.name, task.name, shash, seed)
-        workdir.mkdir(parents=True, exist_ok=True)
-        return run_once(plant, controller, task, seed=seed, store=store, workdir=workdir)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:
-        from .runner import write_log
+        return history(db=args.db, metrics=args.metric, suite=args.suite, where=args.where,
+                       threshold=args.threshold, fmt=args.format, out=out)
+    if c == "compare":
+        from .commands.compare import compare
 
-        log = write_log(log_dir, f"{'-'.join(sp.name for sp in specs)}-seed{seed}")
-        exc.bench_log = log  # type: ignore[attr-defined]
-        if built is not None:  # a run that could be built is stored as failed
-            failed = failed_result(*built, seed, log)
-            store.save(failed, status="failed", error=f"{type(exc).__name__}: {exc}")
-            exc.bench_run_id = failed.run_id  # type: ignore[attr-defined]
-        raise
-    finally:
-        if workdir is not None:
-            try:
-                workdir.rmdir()  # only if the run wrote nothing there
-            except OSError:
-                pass
+        return compare(args.base, args.head, db=args.db, suite=args.suite, max_regression=args.max_regression,
+                       where=args.where, fmt=args.format, out_file=args.out, out=out)
+    raise UsageError(f"{PROG}: unknown command {c!r}")  # pragma: no cover - argparse refuses it first
 
 
-def cmd_run(args: argparse.Namespace, out: Callable[[str], None], err: Callable[[str], None]) -> int:
-    from .store import Store
-
-    seeds = _seeds(args.seeds) if args.seeds else [_seed(args.seed) if args.seed is not None else 0]
-    specs, routed = resolve(args.plant, args.controller, args.task, _settings.parse_pairs(args.sets), args.dt)
-    db = db_path(args.db)
-    store = Store(db)
-    db_abs = db.resolve()  # work folders and logs are stored as absolute paths
-    results, code = [], 0
-    try:
-        for seed in seeds:
-            try:
-                results.append(_run_one(specs, routed, seed, store, db_abs, db_abs.parent / "logs"))
-            except BenchError as exc:
-                err(f"{PROG}: run {args.plant} {args.controller} {args.task} seed {seed} failed: {exc}")
-                code = max(code, exc.exit_code)
-            except Exception as exc:  # noqa: BLE001 - reported with its log, next seed goes on
-                err(f"{PROG}: run {args.plant} {args.controller} {args.task} seed {seed} failed: "
-                    f"{type(exc).__name__}: {exc} (traceback in {getattr(exc, 'bench_log', '?')})")
-                code = 1
-    except KeyboardInterrupt:
-        err(f"{PROG}: interrupted; {len(results)} completed run(s) kept in {db}")
-        return 130
-    if results and not args.quiet:
-        ids = ", ".join(str(r.run_id) for r in results)
-        out(f"{args.plant} · {args.controller} · {args.task}   settings {results[0].meta['settings_hash'][:8]}"
-            f"   run id {ids} in {db}")
-        out(_format_table(results))
-    return code
+COMMANDS = ("list", "run", "train", "show", "verify", "sweep", "report", "ci", "history", "compare")
 
 
-def cmd_train(args: argparse.Namespace, out: Callable[[str], None], err: Callable[[str], None]) -> int:
-    import numpy as np
-    import pandas as pd
-
-    from .runner import training_result
-    from .store import Store
-
-    specs, routed = resolve(args.plant, args.controller, args.task, _settings.parse_pairs(args.sets), args.dt)
-    if "learn" not in specs[1].provides:
-        raise UsageError(f"controller {args.controller!r} does not learn; learners: "
-                         + ", ".join(s.name for s in _learners()))
-    if args.seeds:
-        raise UsageError("train takes one --seed")
-    seed = _seed(args.seed) if args.seed is not None else 0
-    plant, controller, task = build_all(specs, routed)
-    controller.bind(plant)
-    db = db_path(args.db)
-    store = Store(db)  # refuse a bad --db before training, not after
-    workdir = db.parent / "train"
-    t0, c0 = time.perf_counter(), time.process_time()
-    try:
-        summary = controller.train(plant, task, rng=np.random.default_rng(seed), seed=seed, fresh=args.fresh,
-                                   workdir=workdir, log=out)
-    except KeyboardInterrupt:
-        err(f"{PROG}: training interrupted; checkpoints kept in {workdir}")
-        return 130
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    out(f"trained {args.controller} on {args.plant} in {wall:.1f} s")
-    if isinstance(summary, pd.DataFrame) and len(summary):
-        run_id = store.save(training_result(plant, controller, task, seed, summary, wall, cpu))
-        out(f"training curve stored as run {run_id} (task {task.name}:train) in {db}")
-        out(summary.tail(5).to_string(index=False))
-    elif summary is not None:
-        out(str(summary))
-    return 0
-
-
-def _learners():
-    from .plugins import registry
-
-    return [s for s in registry().specs("controller") if "learn" in s.provides]
-
-
-def cmd_show(args: argparse.Namespace, out: Callable[[str], None]) -> int:
-    from .store import Store
-
-    try:
-        run_id = int(args.run_id)
-    except ValueError:
-        raise UsageError(f"show expects a run id (an integer), got {args.run_id!r}") from None
-    db = db_path(args.db)
-    if not db.exists():
-        raise StoreError(f"no results store at {db}")
-    r = Store(db).run(run_id)
-    out(f"run {r['id']}: {r['plant']} · {r['controller']} · {r['task']}   seed {r['seed']}   {r['status']}")
-    if r["error"]:
-        out(f"error: {r['error']}" + (f" (traceback in {r['log_path']})" if r["log_path"] else ""))
-    out(f"started {r['started_at']}   wall {r['wall_s'] or 0:.3f} s   cpu {r['cpu_s'] or 0:.3f} s")
-    out(f"code {r['code_version']}   commit {r['git_commit']}   settings {r['settings_hash']}")
-    for part, values in r["settings"].items():
-        out(f"  {part}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
-    width = max([len(n) for n in r["metrics"]] + [6])
-    for name, m in r["metrics"].items():
-        out(f"  {name:<{width}}  {m['value']:.6g} {m['unit']}")
-    for name, path in r["artifacts"].items():
-        out(f"  artifact {name}: {path}")
-    return 0
-
-
-COMMANDS: dict[str, Callable[..., int]] = {}
-
-
-def _lazy_command(module: str, name: str) -> Callable[..., int]:
-    """A command whose module is imported only when it runs."""
-    def command(args: argparse.Namespace, out: Callable[[str], None], err: Callable[[str], None]) -> int:
-        import importlib
-
-        return getattr(importlib.import_module(module, __package__), name)(args, out, err)
-    return command
-
-
-COMMANDS.update(sweep=_lazy_command(".sweep", "cmd_sweep"), report=_lazy_command(".reports.command", "cmd_report"),
-                ci=_lazy_command(".suite", "cmd_ci"), compare=_lazy_command(".compare", "cmd_compare"))
+#: Control characters a line of output may not carry (a crafted store's names could hold terminal escapes):
+#: every C0 and C1 control but tab and newline, shown escaped.
+_CONTROLS = {c: repr(chr(c))[1:-1] for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n"}
 
 
 def one_line(text: str) -> str:
@@ -342,24 +252,67 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _to_devnull() -> None:
+    """Point standard output at /dev/null, so that nothing more (not even Python's flush at exit) complains."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader is gone (``| head`` exited); if so it goes to /dev/null."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        closed = any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        return False
+    if closed:
+        _to_devnull()
+    return closed
+
+
+def _crash(exc: BaseException, err: Printer) -> int:
+    """An unexpected exception: one line naming it and the log that holds its traceback; exit 1."""
+    from .runner import write_log
+    from .store import DEFAULT_DB
+
+    log = write_log(DEFAULT_DB.parent.resolve() / "logs", "bench")
+    err(f"{PROG}: error: {type(exc).__name__}: {exc} (traceback in {log})")
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bench`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    out = lambda s: print(s, flush=True)
-    err = lambda s: print(one_line(s), file=sys.stderr, flush=True)
+
+    closed = False
+
+    def out(line: str) -> None:
+        nonlocal closed
+        if closed:
+            return
+        try:
+            print(str(line).translate(_CONTROLS), flush=True)
+        except BrokenPipeError:  # | head has read enough: the rest goes nowhere, the command goes on
+            closed = True
+            _to_devnull()
+
+    def err(line: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr loses the line, not the command
+            print(one_line(line), file=sys.stderr, flush=True)
+
     old_format = warnings.formatwarning
     warnings.formatwarning = lambda m, c, *a, **k: f"{PROG}: warning: {one_line(str(m))}\n"
+    old_verbose = os.environ.get(VERBOSE_ENV)
     try:
         args = parser().parse_args(argv)
-        if args.command == "list":
-            return cmd_list(args, out)
-        if args.command == "run":
-            return cmd_run(args, out, err)
-        if args.command == "train":
-            return cmd_train(args, out, err)
-        if args.command == "show":
-            return cmd_show(args, out)
-        return COMMANDS[args.command](args, out, err)
+        if getattr(args, "loud", False) or (args.command == "list" and args.verbose):
+            os.environ[VERBOSE_ENV] = "1"
+        return dispatch(args, out, err)
     except BenchError as exc:
         err(f"{PROG}: error: {exc}")
         return exc.exit_code
@@ -368,21 +321,146 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-    except Exception as exc:  # noqa: BLE001 - a bug or a plugin's crash: one line, traceback in a log
-        from .runner import write_log
-        from .store import DEFAULT_DB
-
-        log = write_log(DEFAULT_DB.parent.resolve() / "logs", "bench")
-        err(f"{PROG}: error: {type(exc).__name__}: {exc} (traceback in {log})")
-        return 1
+    except BrokenPipeError as exc:  # printed by argparse (--help | head)
+        return 0 if _stdout_closed() else _crash(exc, err)
+    except Exception as exc:
+        return _crash(exc, err)
     finally:
         warnings.formatwarning = old_format
+        if old_verbose is None:
+            os.environ.pop(VERBOSE_ENV, None)
+        else:
+            os.environ[VERBOSE_ENV] = old_verbose
+
+
+#: studywolf/control's ``run.py`` options that become a setting of the task: the setting names
+#: tried in order (the first the task declares wins).  ``--dt=1e-2`` needs nothing: it is ``--dt``.
+#: ``--sequence`` on a task with a ``mode`` that has a ``"sequence"`` choice (``reach``) selects it.
+STUDYWOLF_SETTINGS = {
+    "--end_time": ("end_time", "duration"),   # seconds
+    "--force": ("force",),                    # scale of the velocity-dependent joint force field
+    "--sequence": ("sequence", "text"),       # write: the characters; reach: the sequence mode
+    "--scale": ("scale",),                    # write: size of the characters
+}
+#: studywolf/control options with nothing to set here: one line each says what ctrlbench does instead.
+STUDYWOLF_NOTES = {
+    "--use_pygame": "ctrlbench draws no live window; every run is stored: bench show RUN_ID prints it, "
+                    "bench report --format html draws the trajectories",
+    "--write_to_file": "ctrlbench always records every run (metrics, trajectory, settings) in "
+                       ".bench/results.sqlite (--db FILE to choose); bench report --format csv exports it",
+}
+#: ``bench run`` options run.py passes on unchanged; the first four take a value.
+RUN_OPTIONS = ("--seed", "--seeds", "--dt", "--db", "--set", "--quiet", "-q", "--help", "-h")
+_TAKES_VALUE = ("--seed", "--seeds", "--dt", "--db", "--set")
+_BOOLEAN_WORDS = ("True", "False", "true", "false", "1", "0")
+
+
+def _task_settings(task: str) -> dict[str, str] | None:
+    """``{setting: its type, as text}`` of task ``task`` (None for an unknown task: ``bench run`` reports it)."""
+    import typing
+
+    from . import settings
+    from .errors import UnknownName
+    from .session import registry
+
+    try:
+        cls = getattr(registry().get("task", task).load(), "Settings", settings.NoSettings)
+    except UnknownName:
+        return None
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:
+        hints = {}
+    return {name: str(hints.get(name, f.type)) for name, f in settings.fields(cls).items()}
+
+
+def _positionals(argv: Sequence[str]) -> list[str]:
+    """The words of ``argv`` that are neither options nor an option's value."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in _TAKES_VALUE or arg in STUDYWOLF_SETTINGS
+        else:
+            out.append(arg)
+    return out
+
+
+def studywolf_options(argv: Sequence[str], note: Printer) -> list[str]:
+    """``argv`` of ``python run.py ...`` with studywolf/control's options translated for ``bench run``.
+
+    ``--end_time=T``, ``--force=F``, ``--sequence=S`` and ``--scale=S`` (also
+    as two words) become ``--set TASK.NAME=VALUE`` for the first of
+    :data:`STUDYWOLF_SETTINGS` the task declares; ``--sequence`` on a task
+    whose ``mode`` has a ``sequence`` choice (``reach``) sets that mode (a
+    non-zero first target, studywolf's meaning there, gets one line: every
+    target runs).  ``--use_pygame`` and ``--write_to_file`` (``=VALUE``
+    optional) are dropped after one line each to ``note``.  An unknown
+    ``--option`` raises :class:`UsageError` naming the closest valid one; so
+    does a studywolf option the task has no setting for.
+    """
+    from .errors import suggestion
+
+    positional = _positionals(argv)
+    task = positional[2] if len(positional) >= 3 else None
+    declared = _task_settings(task) if task else None
+    known = (*RUN_OPTIONS, *STUDYWOLF_SETTINGS, *STUDYWOLF_NOTES)
+    out: list[str] = []
+    chosen: dict[str, str] = {}
+    rest = list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if not arg.startswith("--"):
+            out.append(arg)
+            continue
+        name, eq, value = arg.partition("=")
+        if name in STUDYWOLF_NOTES:
+            note(f"run.py: {name} is studywolf/control's; {STUDYWOLF_NOTES[name]}")
+            if not eq and rest and rest[0] in _BOOLEAN_WORDS:
+                rest.pop(0)  # --write_to_file True
+            continue
+        if name in STUDYWOLF_SETTINGS:
+            if not eq:
+                if not rest or rest[0].startswith("--"):
+                    raise UsageError(f"run.py: {name} expects a value ({name}=VALUE)")
+                value = rest.pop(0)
+            if declared is None:
+                out.append(f"{name}={value}")  # no or unknown task: bench run reports it
+                continue
+            key = next((k for k in STUDYWOLF_SETTINGS[name] if k in declared), None)
+            if key is None and name == "--sequence" and "'sequence'" in declared.get("mode", ""):
+                key = "mode"
+                if value.strip() not in ("0", "None", ""):
+                    note(f"run.py: --sequence={value} started studywolf's reach at target {value}; "
+                         f"ctrlbench's sequence mode runs every target ({task}.targets sets how many)")
+                value = "sequence"
+            if key is None:
+                raise UsageError(f"run.py: {name}: task {task!r} has no {' or '.join(STUDYWOLF_SETTINGS[name])} "
+                                 f"setting (it has: {', '.join(declared) or 'none'})")
+            chosen[key] = name
+            out += ["--set", f"{task}.{key}={value}"]
+            continue
+        if name not in known and not any(k.startswith(name) for k in RUN_OPTIONS if k.startswith("--")):
+            raise UsageError(f"run.py: unknown option {name}{suggestion(name, known)}")
+        out.append(arg)
+    if chosen.get("mode") == "--sequence" and chosen.get("duration") == "--end_time":
+        raise UsageError(f"run.py: --end_time: {task}'s sequence mode runs until its last movement (each "
+                         f"limited by {task}.timeout seconds); drop --end_time or --set {task}.timeout=T")
+    return out
 
 
 def run_py(argv: Sequence[str] | None = None) -> int:
-    """``python run.py PLANT CONTROLLER TASK ...`` = ``bench run ...``; other commands pass through."""
+    """``python run.py PLANT CONTROLLER TASK ...`` = ``bench run ...``; other commands pass through.
+
+    studywolf/control's options are translated first (:func:`studywolf_options`).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"list", "run", "show", "train", *COMMANDS}
-    if argv and (argv[0] in commands or argv[0] in ("-h", "--help")):
+    if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         return main(argv)
+    try:
+        argv = studywolf_options(argv, lambda line: print(one_line(line), file=sys.stderr, flush=True))
+    except BenchError as exc:
+        print(one_line(f"{PROG}: error: {exc}"), file=sys.stderr, flush=True)
+        return exc.exit_code
     return main(["run", *argv])

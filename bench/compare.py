@@ -10,13 +10,24 @@ BASE and HEAD are each one of
 
 Runs are matched on plant, controller, task and settings hash (when a
 triple has exactly one settings hash on each side, those are matched even if
-the hashes differ, so a new default does not hide a comparison).  For each
+the hashes differ, so a new default does not hide a comparison), and on
+their provenance fingerprint (:func:`bench.provenance.fingerprint`: the
+third-party plugins' distribution, version and source, and every weights,
+model or data file read) where both sides recorded one: ctrlbench's own code
+is what a comparison measures, anything else that differs makes it another
+experiment, shown as separate ``base only`` / ``head only`` rows that never
+gate, with what changed.  Runs stored before provenance was recorded match
+as before.  For each
 metric the change of the mean over seeds gets a 95% bootstrap CI, paired by
 seed when both sides ran the same seeds.  A metric *regressed* when the whole
 CI of its relative change lies beyond the threshold in the metric's worse
 direction (``--max-regression 5%``; per-metric thresholds from the suite
 file); a change whose CI reaches back inside the threshold is noise, not a
-regression.  Metrics without a direction are shown but never gate.
+regression.  Metrics without a direction are shown but never gate on their
+change.  A metric that stops being produced is a regression whatever its
+direction: finite in the base and NaN or missing in the head (or NaN on a
+seed where the base was finite), e.g. an arm that no longer reaches; NaN in
+the base and finite in the head is ``better`` (``was NaN``).
 
 Exit codes: 0 no regression, 1 a significant regression, 2 bad input (a side
 that selects nothing, no metric in common).
@@ -31,12 +42,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CompareError, StoreError
+from .errors import CompareError
+from .reports.stats import bootstrap_change, md
+from .reports.stats import fmt as num
+from .store import Store
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MATCH = ["plant", "controller", "task", "match_hash"]
+MATCH = ["plant", "controller", "task", "match_hash", "match_fp"]
+#: A side whose name ends so (or holds a '/') names a store file: one that does not exist is said so.
+STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+#: The verdicts of an experiment whose provenance differs between the sides (never compared, never gating).
+APART = ("base only", "head only")
 
 
 def _commit_of(value: Any) -> str:
@@ -45,6 +63,8 @@ def _commit_of(value: Any) -> str:
 
 def _git_resolve(ref: str) -> str | None:
     here = Path(__file__).resolve().parent
+    if ref.startswith("-") or not ref.isprintable():  # never an option of git
+        return None
     try:
         res = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=here,
                              capture_output=True, text=True, timeout=5, check=False)
@@ -53,24 +73,37 @@ def _git_resolve(ref: str) -> str | None:
     return res.stdout.strip() or None
 
 
-def _run_ids(text: str) -> list[int] | None:
-    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", text):
+def _run_ids(text: str) -> list[tuple[int, int]] | None:
+    """``"12,14-20"`` → ``[(12, 12), (14, 20)]`` (ranges, never expanded); None when ``text`` is no id list.
+    Each id must lie in 1 .. 2**63 - 1 (:func:`bench.limits.parse_int`)."""
+    from .limits import parse_int
+
+    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", text) or len(text) > 10_000:
         return None
-    ids: list[int] = []
+    ranges: list[tuple[int, int]] = []
     for part in text.split(","):
         a, _, b = part.partition("-")
-        ids.extend(range(int(a), int(b) + 1) if b else [int(a)])
-    return ids
+        lo = parse_int(a, f"compare {text[:40]}: a run id", low=1)
+        hi = parse_int(b, f"compare {text[:40]}: a run id", low=1) if b else lo
+        ranges.append((lo, hi))
+    return ranges
+
+
+def _in_ranges(ids: pd.Series, ranges: list[tuple[int, int]]) -> pd.Series:
+    mask = ids != ids  # all False
+    for lo, hi in ranges:
+        mask |= ids.between(lo, hi)
+    return mask
 
 
 def select(ref: str, db: Path | None, where: Mapping[str, Any] | None = None) -> tuple[str, pd.DataFrame]:
     """``(label, tidy rows)`` of one side of a comparison (see the module docstring)."""
-    from .store import Store
-
     where = dict(where or {})
     path = Path(ref)
     if path.is_file():
-        df = Store(path).dataframe(where)
+        from .paths import store_file
+
+        df = Store(store_file(path, "compare", must_exist=True)).dataframe(where)
         if df.empty:
             raise CompareError(f"{ref}: no successful runs" + (f" matching {where}" if where else ""))
         # the newest run of each (plant, controller, task, settings, seed): a store that accumulated
@@ -78,16 +111,18 @@ def select(ref: str, db: Path | None, where: Mapping[str, Any] | None = None) ->
         newest = df.groupby(["plant", "controller", "task", "settings_hash", "seed"])["run_id"].transform("max")
         df = df[df["run_id"] == newest]
         commits = sorted({str(c)[:12] for c in df["commit"].dropna()})
-        return f"{ref} @ {', '.join(commits) or 'no commit'}", df
+        return f"{ref} @ {', '.join(commits) or 'no commit'}", _with_provenance(df, Store(path))
+    if path.suffix.lower() in STORE_SUFFIXES:
+        raise CompareError(f"compare {ref}: no such file (a store file, run ids such as 12-20, or a commit)")
     if db is None or not Path(db).is_file():
         raise CompareError(f"{ref!r} is not a store file, and there is no store {db} to look up run ids or commits in")
     store = Store(db)
     ids = _run_ids(ref)
     if ids is not None:
         df = store.dataframe(where)
-        df = df[df["run_id"].isin(ids)]
+        df = df[_in_ranges(df["run_id"], ids)]
         if not df.empty:
-            return f"runs {ref}", df
+            return f"runs {ref}", _with_provenance(df, store)
     sha = _git_resolve(ref) or ref
     df = store.dataframe(where)
     commits = df["commit"].map(_commit_of)
@@ -95,8 +130,19 @@ def select(ref: str, db: Path | None, where: Mapping[str, Any] | None = None) ->
     if picked.empty:
         known = sorted({c[:10] for c in commits if c})
         raise CompareError(f"{ref!r}: no successful runs of that commit or run id in {db}"
-                           + (f"; commits stored: {', '.join(known)}" if known else ""))
-    return f"commit {sha[:12]}", picked
+                           + (f"; commits stored: {', '.join(known)}" if known else "")
+                           + ("; and no file of that name" if ("/" in ref or "." in ref) else ""))
+    return f"commit {sha[:12]}", _with_provenance(picked, store)
+
+
+def _with_provenance(df: pd.DataFrame, store: Store) -> pd.DataFrame:
+    """``df`` with ``attrs["provenance"]``: run id → its recorded provenance (to say what differs)."""
+    import json
+
+    ids = sorted({int(i) for i in df["run_id"]})
+    df.attrs["provenance"] = {int(r["id"]): json.loads(r["provenance"] or "{}")
+                              for r in store.runs({"id": ids})} if ids else {}
+    return df
 
 
 def _matchable(base: pd.DataFrame, head: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -109,7 +155,41 @@ def _matchable(base: pd.DataFrame, head: pd.DataFrame) -> tuple[pd.DataFrame, pd
     for df in (base, head):
         mask = [t in single for t in df[triple].itertuples(index=False, name=None)]
         df.loc[mask, "match_hash"] = "*"
+    # provenance: matched where every run of the triple on both sides recorded a fingerprint
+    for df in (base, head):
+        df["match_fp"] = df["fingerprint"] if "fingerprint" in df else None
+    recorded = [{t for t, ok in df.groupby(triple)["match_fp"].apply(lambda s: s.notna().all()).items() if ok}
+                for df in (base, head)]
+    for df in (base, head):
+        mask = [t not in recorded[0] or t not in recorded[1] for t in df[triple].itertuples(index=False, name=None)]
+        df.loc[mask, "match_fp"] = "*"
     return base, head
+
+
+def _apart(base: pd.DataFrame, head: pd.DataFrame, hb: Mapping[Any, Any], hh: Mapping[Any, Any]) -> list[dict]:
+    """Rows for experiments whose provenance differs between the sides: each side on its own row, never gating."""
+    from .provenance import differences
+
+    nan = math.nan
+    rows = []
+    for mine, theirs, side in ((hb, hh, "base only"), (hh, hb, "head only")):
+        for key, g in mine.items():
+            peers = [k for k in theirs if k[:4] == key[:4] and k[-1] == key[-1] and k[4] != key[4]]
+            if key in theirs or not peers:
+                continue
+            prov = [df.attrs.get("provenance", {}).get(int(grp["run_id"].iloc[0]), {})
+                    for df, grp in ((base, g if side == "base only" else theirs[peers[0]]),
+                                    (head, g if side == "head only" else theirs[peers[0]]))]
+            what = "; ".join(differences(*prov)) or "fingerprints differ"
+            mean = float(g.groupby("seed")["value"].mean().mean())
+            n = g["seed"].nunique()
+            rows.append({"plant": key[0], "controller": key[1], "task": key[2], "metric": key[-1],
+                         "unit": g["unit"].iloc[0], "better": g["better"].iloc[0],
+                         "n_base": n if side == "base only" else 0, "n_head": n if side == "head only" else 0,
+                         "paired": False, "threshold": None, "verdict": side, "reason": f"provenance differs: {what}",
+                         "base": mean if side == "base only" else nan, "head": mean if side == "head only" else nan,
+                         **dict.fromkeys(("diff", "diff_low", "diff_high", "rel", "rel_low", "rel_high"), nan)})
+    return rows
 
 
 def compare(base: pd.DataFrame, head: pd.DataFrame, *, max_regression: float | None = 0.05,
@@ -120,17 +200,21 @@ def compare(base: pd.DataFrame, head: pd.DataFrame, *, max_regression: float | N
     = never gate); default ``max_regression`` for all.  Verdicts:
     ``regression`` (CI entirely beyond the threshold, worse), ``worse``
     (significant, within the threshold), ``better`` (significant), ``same``
-    (inside the noise), ``no direction``.
+    (inside the noise), ``no direction``, ``no data`` (NaN on both sides),
+    ``new`` (was NaN, no direction); ``reason`` says why a metric that
+    stopped or started being finite got its verdict (see :func:`_finiteness`).
     """
     import pandas as pd
 
-    from bench.reports.stats import bootstrap_change
-
     base, head = _matchable(base, head)
     rows = []
-    hb = {k: g for k, g in base.groupby(MATCH + ["metric"], sort=False)}
-    for key, gh in head.groupby(MATCH + ["metric"], sort=False):
-        gb = hb.get(key)
+    # not dict(groupby): a GroupBy has a .keys attribute, so dict() would take it for a mapping and fail
+    hb = {k: g for k, g in base.groupby(MATCH + ["metric"], sort=False)}  # noqa: C416
+    hh = {k: g for k, g in head.groupby(MATCH + ["metric"], sort=False)}  # noqa: C416
+    ran = {k: set(g["seed"]) for k, g in head.groupby(MATCH, sort=False)}  # the seeds head ran per experiment
+    # a metric of a matched experiment that the head no longer reports at all is compared too ("missing")
+    for key in list(hh) + [k for k in hb if k not in hh and k[:-1] in ran]:
+        gb, gh = hb.get(key), hh.get(key, head.iloc[0:0])
         if gb is None:
             continue
         sb, sh = gb.groupby("seed")["value"].mean(), gh.groupby("seed")["value"].mean()
@@ -138,8 +222,8 @@ def compare(base: pd.DataFrame, head: pd.DataFrame, *, max_regression: float | N
         if paired:
             sh = sh.reindex(sb.index)
         ch = bootstrap_change(sb.to_numpy(), sh.to_numpy(), paired=paired, n_resamples=n_resamples, seed=seed)
-        better = gh["better"].iloc[0] or gb["better"].iloc[0]
-        limit = thresholds(key[2], key[4]) if thresholds is not None else max_regression
+        better = (gh["better"].iloc[0] if len(gh) else "") or gb["better"].iloc[0]
+        limit = thresholds(key[2], key[-1]) if thresholds is not None else max_regression
         if better == "lower":
             worse_lo, worse_hi = ch["rel_low"], ch["rel_high"]
         elif better == "higher":
@@ -158,10 +242,43 @@ def compare(base: pd.DataFrame, head: pd.DataFrame, *, max_regression: float | N
             verdict = "better"
         else:
             verdict = "same"
-        rows.append(dict(plant=key[0], controller=key[1], task=key[2], metric=key[4], unit=gh["unit"].iloc[0],
-                         better=better, n_base=len(sb), n_head=len(sh), paired=paired, threshold=limit,
-                         verdict=verdict, **ch))
-    return pd.DataFrame(rows)
+        verdict, reason = _finiteness(verdict, sb, sh, ran.get(key[:-1], set()), better, limit, ch)
+        rows.append(dict(plant=key[0], controller=key[1], task=key[2], metric=key[-1],
+                         unit=(gh if len(gh) else gb)["unit"].iloc[0], better=better, n_base=len(sb),
+                         n_head=len(sh), paired=paired, threshold=limit, verdict=verdict, reason=reason, **ch))
+    return pd.DataFrame(rows + _apart(base, head, hb, hh))
+
+
+def _finiteness(verdict: str, sb: pd.Series, sh: pd.Series, head_seeds: set[Any], better: str,
+                limit: float | None, ch: dict[str, float]) -> tuple[str, str]:
+    """The verdict and its reason once finiteness is weighed: a metric that stops being produced regressed.
+
+    A metric finite in the base (on any seed) and NaN on every head seed is a
+    regression ``now NaN`` (``missing`` when the head no longer reports it);
+    one finite on a seed in the base and NaN or absent on that same seed in
+    the head is a regression ``now NaN on k of n seeds``.  Direction does not
+    matter: no value is worse than any value.  Only a threshold switched
+    ``off`` (None) turns it into ``worse`` (not gated).  NaN in the base and
+    finite in the head is ``better`` (``new`` for a metric without a
+    direction), reason ``was NaN``; NaN on both sides stays ``no data``.
+    ``ch`` (the bootstrap change) gets the side means that are known.
+    """
+    import numpy as np
+
+    fin_b = {s for s, v in sb.items() if np.isfinite(v)}
+    fin_h = {s for s, v in sh.items() if np.isfinite(v)}
+    if fin_b and not fin_h:
+        ch["base"] = float(sb[list(fin_b)].mean())
+        reason = "missing" if sh.empty else "now NaN"
+    elif fin_h and not fin_b:
+        ch["head"] = float(sh[list(fin_h)].mean())
+        return ("better" if better else "new"), "was NaN"
+    else:
+        lost = sorted(s for s in fin_b & head_seeds if s not in fin_h)
+        if not lost:
+            return verdict, ""
+        reason = f"now NaN on {len(lost)} of {len(fin_b & head_seeds)} seeds"
+    return ("worse" if _off(limit) else "regression"), reason
 
 
 def _pct(x: float) -> str:
@@ -178,98 +295,40 @@ def _off(threshold: Any) -> bool:
 
 def render(table: pd.DataFrame, base_label: str, head_label: str, fmt: str = "md") -> str:
     """The comparison as a markdown table (``md``) or aligned text (``text``)."""
-    from bench.reports.stats import fmt as num
-
     mark = {"regression": "❌ regression", "worse": "worse (within threshold)", "better": "✅ better",
             "same": "same (noise)"}
     head = ["plant", "controller", "task", "metric", "better", "base", "head", "change", "95% CI of change",
             "n", "threshold", "verdict"]
     rows = []
     for r in table.itertuples(index=False):
+        why = getattr(r, "reason", "") or ""
+        shown = ("worse (not gated)" if r.verdict == "worse" and _off(r.threshold)
+                 else mark.get(r.verdict, r.verdict))
+        if why:  # "❌ regression (now NaN)", "worse (not gated, missing)", "✅ better (was NaN)"
+            shown = shown[:-1] + f", {why})" if shown.endswith(")") else f"{shown} ({why})"
         rows.append([r.plant, r.controller, r.task, r.metric + (f" [{r.unit}]" if r.unit else ""), r.better or "—",
                      num(r.base), num(r.head), _pct(r.rel), f"[{_pct(r.rel_low)}, {_pct(r.rel_high)}]",
                      f"{r.n_base}/{r.n_head}" + (" paired" if r.paired else ""),
                      "off" if _off(r.threshold)
                      else f"{r.threshold * 100:g}%",
-                     "worse (not gated)" if r.verdict == "worse" and _off(r.threshold) else mark.get(r.verdict, r.verdict)])
+                     shown])
     regressions = table[table["verdict"] == "regression"]
     verdict = (f"**{len(regressions)} significant regression(s)**: "
-               + ", ".join(f"{r.task}.{r.metric} {_pct(r.rel)}" for r in regressions.itertuples(index=False))
+               + ", ".join(f"{r.task}.{r.metric} {getattr(r, 'reason', '') or _pct(r.rel)}"
+                           for r in regressions.itertuples(index=False))
                if len(regressions) else "No significant regression.")
+    apart = table[table["verdict"].isin(APART)]
+    if len(apart):
+        names = sorted({f"{r.plant} {r.controller} {r.task}" for r in apart.itertuples(index=False)})
+        verdict += (f"\nNot compared (provenance differs, so not the same experiment): {', '.join(names)}; "
+                    + str(apart["reason"].iloc[0]))
     title = f"base: {base_label}   head: {head_label}"
-    if fmt == "md":
-        esc = [[str(c).replace("|", "\\|") for c in row] for row in rows]
+    if fmt == "md":  # every text from the stores or the command line through md(), as HTML is escaped
+        esc = [[md(c) for c in row] for row in rows]
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in esc]
-        return f"### Benchmark comparison\n\n{title}\n\n" + "\n".join(lines) + f"\n\n{verdict}\n"
+        said = "\n".join(md(line) for line in verdict.split("\n"))
+        return f"### Benchmark comparison\n\n{md(title)}\n\n" + "\n".join(lines) + f"\n\n{said}\n"
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [head, *rows]]
     return title + "\n" + "\n".join(lines) + "\n" + verdict.replace("**", "") + "\n"
-
-
-# -- bench compare --------------------------------------------------------------------------
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("compare", help="compare BASE and HEAD (commits, run ids or store files); "
-                                       "exit 1 on a significant regression")
-    p.add_argument("base", help="store file, run ids (12,13 or 12-20) or commit")
-    p.add_argument("head", help="store file, run ids or commit")
-    p.add_argument("--db", type=Path, default=None, help="store for run ids and commits (default .bench/results.sqlite)")
-    p.add_argument("--suite", default=None,
-                   help="compare this suite's runs only and use its per-metric thresholds (name or .toml)")
-    p.add_argument("--max-regression", default=None, metavar="PCT",
-                   help="largest tolerated worsening, e.g. 5%% (default: the suite's, else 5%%)")
-    p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
-                   help="only runs with this plant, controller, task, ... (repeatable; v1,v2 for several)")
-    p.add_argument("--format", choices=("text", "md"), default="text")
-    p.add_argument("--out", type=Path, default=None, help="also write the table to this file")
-
-
-def parse_where(items: list[str]) -> dict[str, Any]:
-    """``["plant=arm2", "seed=0,1"]`` → ``{"plant": "arm2", "seed": [0, 1]}``."""
-    from .settings import parse_pairs
-    from .store import RUN_COLUMNS
-
-    out: dict[str, Any] = {}
-    for key, value in parse_pairs(items).items():
-        if key not in RUN_COLUMNS:
-            from .errors import suggestion
-
-            raise StoreError(f"--where: unknown column {key!r}{suggestion(key, RUN_COLUMNS)}; "
-                             f"columns: {', '.join(c for c in RUN_COLUMNS if c not in ('settings', 'versions'))}")
-        vals = [v.strip() for v in value.split(",") if v.strip()]
-        conv = [int(v) if key in ("id", "seed") and v.lstrip("-").isdigit() else v for v in vals]
-        out[key] = conv if len(conv) != 1 else conv[0]
-    return out
-
-
-def cmd_compare(args: Any, out: Any, err: Any) -> int:
-    from .cli import db_path
-    from .suite import find, parse_fraction
-
-    where = parse_where(args.where)
-    suite = find(args.suite) if args.suite else None
-    if suite is not None:
-        where.setdefault("suite", suite.label)
-    given = args.max_regression is not None  # "off" parses to None: never gate
-    default = parse_fraction(args.max_regression, "--max-regression") if given else None
-    db = db_path(args.db)
-    base_label, base = select(args.base, db, where)
-    head_label, head = select(args.head, db, where)
-    if suite is not None:
-        limit = default if given else suite.max_regression
-        thresholds = lambda task, metric: suite.threshold(task, metric, limit)
-    else:
-        limit = default if given else 0.05
-        thresholds = lambda task, metric: limit
-    table = compare(base, head, thresholds=thresholds)
-    if table.empty:
-        raise CompareError(f"no metric in common between {base_label} "
-                           f"({', '.join(sorted(set(base['task'])))}) and {head_label} "
-                           f"({', '.join(sorted(set(head['task'])))}): nothing to compare")
-    text = render(table, base_label, head_label, args.format)
-    out(text.rstrip("\n"))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(render(table, base_label, head_label, "md") if args.out.suffix == ".md" else text,
-                            encoding="utf-8")
-    return 1 if (table["verdict"] == "regression").any() else 0

@@ -106,5 +106,12 @@ class SweepError(BenchError, ValueError):
     """A sweep that cannot start: empty product, bad executor, unreachable scheduler."""
 
 
+class SchedulerFault(SweepError):
+    """A scheduler address that accepts connections but never completes a Dask handshake, or answers in
+    another protocol: the sweep ends with exit 1 (nothing was run, nothing stored is lost)."""
+
+    exit_code = 1
+
+
 class UsageError(BenchError, ValueError):
     """Bad command-line arguments."""

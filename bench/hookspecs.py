@@ -15,8 +15,31 @@ fields as keywords::
              requires=("numpy",))
 
 ``factory`` is ``"module:attr"`` (imported only when the component is built,
-so registering costs nothing) or the callable itself.  Registering a name that
-another plugin registered already is an error naming both plugins.
+so registering costs nothing) or the callable itself.
+
+The target contract: a task declares what it hands the controller as
+``target`` (``target="hand"``: ``(n, 2)`` hand positions in metres;
+``"state"``: ``(n, S)`` joint or state targets; ``"none"``: ``None``), a
+controller the targets it ``accepts`` (``accepts={"hand"}``).  A pairing whose
+target the controller does not accept is refused before anything runs.  A
+component that declares nothing still works with one
+:class:`bench.registry.ContractWarning` line, except a task without
+``target=`` paired with a controller that reads a target (accepts ``"hand"``
+or ``"state"``): that is refused, since the controller would misread
+whatever the task hands it.
+
+What is never silent (one :class:`bench.plugins.PluginWarning` each, naming
+the plugin and its distribution; ``bench list`` repeats them):
+
+* a ``@bench.hookimpl`` function whose name is none of the hooks below
+  (``register_controller``): it is never called; the warning names the
+  closest hook;
+* a function named like a hook (a hook's name or ``register_*``) without the
+  ``@bench.hookimpl`` marker: it is never called (name a helper ``_register_...``);
+* registering a kind and name that an earlier plugin (built-in or not)
+  registered: only that component of the later plugin is disabled, the
+  warning names both plugins, and everything else of both keeps working.
+  A plugin registering one name twice keeps the first.
 """
 
 from __future__ import annotations
@@ -52,7 +75,10 @@ def register_controllers(register: Register) -> None:
     implementations run.  The factory must build a
     :class:`bench.api.Controller` (a :class:`bench.api.Learner` if it
     ``provides`` ``"learn"``, a :class:`bench.api.Classifier` if it provides
-    ``"classify"``).
+    ``"classify"``).  Declare ``accepts={"hand"}`` (``"state"``, ``"none"``):
+    the targets it can act on.  Mark the settings only training reads
+    ``bench.setting(..., train_only=True)``: ``bench run`` refuses them unless
+    the run trains the learner (``--train``, or a task with ``TRAINS``).
     """
 
 
@@ -63,7 +89,11 @@ def register_tasks(register: Register) -> None:
     Calling rule: called once per plugin, on first lookup; all
     implementations run.  The factory must build a :class:`bench.api.Task`;
     ``needs`` may name plant capabilities (``"kinematics"``) and, prefixed with
-    ``controller:``, controller capabilities (``"controller:act"``).
+    ``controller:``, controller capabilities (``"controller:act"``).  Declare
+    ``target="hand"`` (``"state"``, ``"none"``): what it hands the controller.
+    A task that trains its controller in every run sets ``TRAINS = True``; one
+    that simulates fixed times returns them from ``durations()`` so that a
+    plant ``dt`` that does not divide them is refused.
     """
 
 

@@ -16,14 +16,27 @@ Environment:
 
 A third-party plugin that fails to import, or whose hook raises, produces one
 :class:`PluginWarning` naming it and the error, and contributes nothing; the
-others still load.  Two plugins registering the same name is a
-:class:`~bench.errors.DuplicateName` error naming both.
+others still load.
+
+Holes in the contract are never silent; each gives one :class:`PluginWarning`
+naming the plugin (and its distribution), also listed by ``bench list``:
+
+* a ``@bench.hookimpl`` function whose name matches no hook specification
+  (``register_controller``), with the closest hook name;
+* a function named like a hook (a hook's name, or ``register_*``) without the
+  ``@bench.hookimpl`` marker, which pluggy would skip;
+* a name clash: a plugin registering a kind and name that an earlier plugin
+  (built-in or not) registered.  Only that component of the later plugin is
+  disabled, the warning names both plugins, every clash is reported, and
+  every other component of both plugins works.  A plugin registering one
+  name twice keeps the first.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import os
 import threading
 import warnings
@@ -34,7 +47,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import BenchError, DuplicateName, suggestion
+from .errors import BenchError, suggestion
 from .registry import KINDS, Registry, Spec
 
 ENTRY_POINT_GROUP = "bench"
@@ -43,6 +56,7 @@ ENTRY_POINT_GROUP = "bench"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "bench.tasks",
     "bench.plants",
+    "bench.datasets",
     "bench.controllers",
 )
 
@@ -53,9 +67,13 @@ _HOOKS = {
     "dataset": "register_datasets",
 }
 
+#: Every hook specification's name (``bench/hookspecs.py``).
+HOOK_NAMES: tuple[str, ...] = tuple(sorted(
+    name for name, obj in vars(hookspecs).items() if hasattr(obj, f"{hookspecs.PROJECT}_spec")))
+
 
 class PluginWarning(UserWarning):
-    """A plugin that could not be loaded; the others still are."""
+    """A plugin, or a part of one, that could not be loaded; everything else still is."""
 
 
 @dataclasses.dataclass
@@ -66,6 +84,39 @@ class PluginInfo:
     source: str  # "builtin" or "dist-name version"
     error: str | None = None
     specs: list[Spec] = dataclasses.field(default_factory=list)
+    #: one line per contract problem (unknown hook, unmarked hook, name clash), each also warned
+    problems: list[str] = dataclasses.field(default_factory=list)
+    #: components not registered because an earlier plugin holds their name
+    disabled: list[Spec] = dataclasses.field(default_factory=list)
+    #: the distribution that installed it ("ctrlbench" for built-ins, "runtime" for register_plugin) and its version
+    dist: str = ""
+    version: str | None = None
+    #: the plugin's module (its package holds the components' code)
+    module: str = ""
+
+    def problem(self, text: str) -> None:
+        """Record one problem of this plugin and warn about it."""
+        self.problems.append(text)
+        warnings.warn(text, PluginWarning, stacklevel=4)
+
+
+def _hook_like(plugin: Any) -> list[tuple[str, Any]]:
+    """``(attribute, function)`` of the plugin's own routines named like a hook (a hook's name or ``register_*``)."""
+    module_name = plugin.__name__ if inspect.ismodule(plugin) else None
+    found = []
+    for attr in dir(plugin):
+        if not (attr in HOOK_NAMES or attr.startswith("register_")):
+            continue
+        try:
+            obj = getattr(plugin, attr)
+        except Exception:  # a property or module __getattr__ that raises: not a hook
+            continue
+        if not inspect.isroutine(obj):
+            continue
+        if module_name is not None and getattr(obj, "__module__", module_name) != module_name:
+            continue  # imported from elsewhere (``from bench import register_plugin``), not this plugin's own
+        found.append((attr, obj))
+    return found
 
 
 class Host:
@@ -79,8 +130,13 @@ class Host:
 
     # -- loading ---------------------------------------------------------
     def load_defaults(self) -> None:
+        try:
+            own = metadata.version("ctrlbench")
+        except metadata.PackageNotFoundError:
+            own = None
         for modname in DEFAULT_PLUGINS:
             self._load_plugin(modname, lambda m=modname: importlib.import_module(m), "builtin")
+            self._origin(modname, "ctrlbench", own, modname)
 
     def load_entry_points(self) -> None:
         wanted_env = os.environ.get("BENCH_PLUGINS", "").strip()
@@ -92,17 +148,26 @@ class Host:
         if wanted is not None:
             for w in wanted:
                 if w not in names:
-                    warnings.warn(f"BENCH_PLUGINS names {w!r}, which no installed distribution provides{suggestion(w, names)}",
-                                  PluginWarning, stacklevel=2)
+                    warnings.warn(f"BENCH_PLUGINS names {w!r}, which no installed distribution provides"
+                                  f"{suggestion(w, names)}", PluginWarning, stacklevel=2)
             eps = [ep for ep in eps if ep.name in wanted]
         for ep in eps:
             dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "entry point"
             self._load_plugin(ep.name, ep.load, dist)
+            self._origin(ep.name, ep.dist.name if ep.dist else "entry point", ep.dist.version if ep.dist else None,
+                         ep.value.partition(":")[0].strip())
 
     def register(self, plugin: Any, name: str | None = None, source: str = "runtime") -> None:
         """Register an already-imported plugin object (tests, notebooks)."""
         name = name or getattr(plugin, "__name__", None) or repr(plugin)
         self._load_plugin(name, lambda: plugin, source)
+        self._origin(name, "runtime", None, plugin.__name__ if inspect.ismodule(plugin) else "")
+
+    def _origin(self, name: str, dist: str, version: str | None, module: str) -> None:
+        """Record where plugin ``name`` came from (its runs' provenance names it)."""
+        info = self.plugins.get(name)
+        if info is not None and not info.dist:
+            info.dist, info.version, info.module = dist, version, module
 
     def _load_plugin(self, name: str, load: Callable[[], Any], source: str) -> None:
         if name in self.plugins:
@@ -115,10 +180,11 @@ class Host:
                 info.error = "already registered under another name"
                 return
             self.pm.register(module, name=name)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the others
+        except Exception as exc:
             info.error = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"plugin {name!r} ({source}) failed to load: {info.error}", PluginWarning, stacklevel=3)
             return
+        self._check_hooks(module, info)
         collected: list[Spec] = []
         try:
             for kind in KINDS:
@@ -126,25 +192,55 @@ class Host:
                 for impl in caller.get_hookimpls():
                     if impl.plugin is module:
                         impl.function(register=self.registry.register_function(kind, name, collected))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             info.error = f"{type(exc).__name__}: {exc}"
             self.pm.unregister(module)
             warnings.warn(f"plugin {name!r} ({source}) failed to register: {info.error}", PluginWarning, stacklevel=3)
             return
-        for spec in collected:  # all or nothing for this plugin, duplicates are errors
-            if (spec.kind, spec.name) in self.registry:
-                other = self.registry.get(spec.kind, spec.name)
-                raise DuplicateName(
-                    f"{spec.kind} {spec.name!r} is registered twice: by plugin {other.plugin!r} "
-                    f"({self.plugins[other.plugin].source}) and by plugin {name!r} ({source})")
-        seen: dict[tuple[str, str], Spec] = {}
-        for spec in collected:
-            if (spec.kind, spec.name) in seen:
-                raise DuplicateName(f"{spec.kind} {spec.name!r} is registered twice by plugin {name!r}")
-            seen[(spec.kind, spec.name)] = spec
-        for spec in collected:
+        kept: dict[tuple[str, str], Spec] = {}
+        for spec in collected:  # a clash disables that one component of the later plugin, nothing else
+            key = (spec.kind, spec.name)
+            if key in kept:
+                info.disabled.append(spec)
+                info.problem(f"plugin {name!r} ({source}) registers {spec.kind} {spec.name!r} twice; "
+                             f"the first registration is kept")
+            elif key in self.registry:
+                other = self.registry.get(*key)
+                info.disabled.append(spec)
+                info.problem(f"{spec.kind} {spec.name!r} of plugin {name!r} ({source}) is disabled: plugin "
+                             f"{other.plugin!r} ({self.plugins[other.plugin].source}) registered that name first")
+            else:
+                kept[key] = spec
+        for spec in kept.values():
             self.registry.add(spec)
-        info.specs = collected
+        info.specs = list(kept.values())
+
+    def _check_hooks(self, plugin: Any, info: PluginInfo) -> None:
+        """Warn about each marked function that matches no hook, and each hook-like one without the marker."""
+        who = f"plugin {info.name!r} ({info.source})"
+        for attr in dir(plugin):  # what pluggy registers: every marked routine, under its name or specname
+            try:
+                opts = self.pm.parse_hookimpl_opts(plugin, attr)
+            except Exception:  # a property or module __getattr__ that raises: not a hook
+                continue
+            hook = (opts or {}).get("specname") or attr
+            if opts is not None and hook not in HOOK_NAMES:
+                where = "" if hook == attr else f" (function {attr!r})"
+                info.problem(f"{who}: hook {hook!r}{where} matches no hook specification, so it is never "
+                             f"called{self._hint(hook)}")
+        for attr, func in _hook_like(plugin):  # what pluggy skips silently: the plugin's own unmarked ones
+            if getattr(func, f"{hookspecs.PROJECT}_impl", None) is not None:
+                continue
+            if attr in HOOK_NAMES:
+                info.problem(f"{who}: function {attr!r} lacks the @bench.hookimpl marker, so it is never "
+                             f"called; mark it @bench.hookimpl")
+            else:
+                info.problem(f"{who}: function {attr!r} lacks the @bench.hookimpl marker and matches no hook, "
+                             f"so it is never called{self._hint(attr)} (a helper: name it _{attr})")
+
+    @staticmethod
+    def _hint(name: str) -> str:
+        return suggestion(name, HOOK_NAMES) or f"; the hooks are {', '.join(HOOK_NAMES)}"
 
 
 _lock = threading.Lock()
@@ -184,6 +280,7 @@ def reset() -> None:
 __all__ = [
     "DEFAULT_PLUGINS",
     "ENTRY_POINT_GROUP",
+    "HOOK_NAMES",
     "BenchError",
     "Host",
     "PluginInfo",

@@ -11,12 +11,22 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .errors import DuplicateName, Incompatible, PluginError, Unavailable, UnknownName
+from .capabilities import describe_missing, missing_capabilities
+from .errors import DuplicateName, Incompatible, PluginError, Unavailable, UnknownName, suggestion
 
 KINDS = ("plant", "controller", "task", "dataset")
+
+#: What a task hands its controller as ``target``: a hand position ``(n, 2)`` in metres, a joint or state
+#: target ``(n, S)``, or nothing (``None``).
+TARGETS = ("hand", "state", "none")
+
+
+class ContractWarning(FutureWarning):
+    """A component whose registration does not declare its target contract (``target=`` / ``accepts=``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +44,8 @@ class Spec:
     provides : frozenset of str
         Capabilities offered: plants ``dynamics``, ``kinematics``,
         ``jacobians``, ``discrete-actions``; controllers ``act``, ``learn``,
-        ``classify``; datasets ``images``.
+        ``classify``; datasets ``images``.  Each is a typing Protocol
+        (:data:`bench.capabilities.PROTOCOLS`) the factory must satisfy.
     needs : frozenset of str
         Capabilities required of the plant (plain names) or, for tasks, of the
         controller (``controller:NAME``).
@@ -42,6 +53,14 @@ class Spec:
         The ``ctrlbench[extra]`` that installs ``requires``.
     requires : tuple of str
         Top-level modules that must be importable.
+    target : str or None
+        Tasks: what the task hands the controller as ``target`` (one of
+        :data:`TARGETS`: ``"hand"``, ``"state"``, ``"none"``); None:
+        undeclared.
+    accepts : frozenset of str or None
+        Controllers: the targets they can act on (a subset of
+        :data:`TARGETS`); None: undeclared.  :func:`check_compatible`
+        refuses a task whose target the controller does not accept.
     """
 
     name: str
@@ -53,6 +72,8 @@ class Spec:
     requires: tuple[str, ...] = ()
     kind: str = ""
     plugin: str = ""
+    target: str | None = None
+    accepts: frozenset[str] | None = None
 
     def missing(self) -> list[str]:
         """The required modules that cannot be imported here."""
@@ -68,7 +89,8 @@ class Spec:
         """Import and return the factory (raises Unavailable / PluginError)."""
         missing = self.missing()
         if missing:
-            raise Unavailable(f"{self.kind} {self.name!r} is unavailable: needs {', '.join(missing)}; {self.install_hint()}")
+            raise Unavailable(f"{self.kind} {self.name!r} is unavailable: needs {', '.join(missing)}; "
+                              f"{self.install_hint()}")
         if callable(self.factory):
             return self.factory
         module, _, attr = self.factory.partition(":")
@@ -77,7 +99,8 @@ class Spec:
             for part in attr.split(".") if attr else ():
                 obj = getattr(obj, part)
         except (ImportError, AttributeError) as exc:
-            raise PluginError(f"{self.kind} {self.name!r} from plugin {self.plugin!r}: cannot load {self.factory!r}: {exc}") from exc
+            raise PluginError(f"{self.kind} {self.name!r} from plugin {self.plugin!r}: "
+                              f"cannot load {self.factory!r}: {exc}") from exc
         return obj
 
 
@@ -99,7 +122,28 @@ def make_spec(kind: str, plugin: str, *args: Any, **kwargs: Any) -> Spec:
     return dataclasses.replace(
         spec, kind=kind, plugin=plugin,
         provides=frozenset(spec.provides), needs=frozenset(spec.needs), requires=tuple(spec.requires),
+        **_target_contract(kind, plugin, spec),
     )
+
+
+def _target_contract(kind: str, plugin: str, spec: Spec) -> dict[str, Any]:
+    """``target`` and ``accepts`` checked against :data:`TARGETS` (and the kind that may declare each)."""
+    where = f"plugin {plugin!r}: {kind} {spec.name!r}"
+    if spec.target is not None and kind != "task":
+        raise PluginError(f"{where}: target= is declared by tasks (controllers declare accepts=)")
+    if spec.accepts is not None and kind != "controller":
+        raise PluginError(f"{where}: accepts= is declared by controllers (tasks declare target=)")
+    accepts = spec.accepts
+    if accepts is not None:
+        accepts = frozenset([accepts] if isinstance(accepts, str) else accepts)
+    for value in ([spec.target] if spec.target is not None else []) + sorted(accepts or ()):
+        if value not in TARGETS:
+            raise PluginError(f"{where}: unknown target kind {value!r}{suggestion(str(value), TARGETS)}; "
+                              f"target kinds: {', '.join(TARGETS)}")
+    if accepts is not None and not accepts:
+        raise PluginError(f"{where}: accepts= names no target kind; use accepts={{'none'}} for a controller "
+                          f"that reads no target")
+    return {"accepts": accepts}
 
 
 class Registry:
@@ -113,18 +157,19 @@ class Registry:
         if spec.name in table:
             other = table[spec.name]
             raise DuplicateName(
-                f"{spec.kind} {spec.name!r} is registered twice: by plugin {other.plugin!r} and by plugin {spec.plugin!r}")
+                f"{spec.kind} {spec.name!r} is registered twice: "
+                f"by plugin {other.plugin!r} and by plugin {spec.plugin!r}")
         table[spec.name] = spec
 
-    def register_function(self, kind: str, plugin: str, sink: list[Spec] | None = None) -> Callable[..., Spec]:
-        """The ``register`` function handed to one plugin's hook."""
+    def register_function(self, kind: str, plugin: str, sink: list[Spec]) -> Callable[..., Spec]:
+        """The ``register`` function handed to one plugin's hook; specs go to ``sink``.
+
+        The host adds a plugin's specs only once all its hooks ran (all or nothing).
+        """
 
         def register(*args: Any, **kwargs: Any) -> Spec:
             spec = make_spec(kind, plugin, *args, **kwargs)
-            if sink is not None:
-                sink.append(spec)
-            else:
-                self.add(spec)
+            sink.append(spec)
             return spec
 
         register.__doc__ = f"Register a {kind}: register(name, factory, summary=..., ...) or register(Spec)."
@@ -155,12 +200,24 @@ class Registry:
         return name in self._specs.get(kind, {})
 
 
-def check_compatible(plant: Spec, controller: Spec, task: Spec) -> None:
+def check_compatible(plant: Spec, controller: Spec, task: Spec, *,
+                     factories: Mapping[str, Any] | None = None) -> None:
     """Refuse, before anything runs, a combination that cannot work.
 
     The task's plain ``needs`` must be provided by the plant (or dataset), its
-    ``controller:`` needs by the controller, and the controller's needs by the
-    plant.  The error lists every unmet need.
+    ``controller:`` needs by the controller, the controller's needs by the
+    plant, and the task's ``target`` must be one the controller ``accepts``
+    (see :func:`_target_reasons` for components that declare none).  This
+    needs no import.
+
+    ``factories`` maps ``"plant"``, ``"controller"`` and ``"task"`` (any of
+    them) to what :meth:`Spec.load` returned for that spec (or to the built
+    component): each must then satisfy the Protocol of every token its spec
+    ``provides`` (:mod:`bench.capabilities`), so a plugin that claims
+    ``"kinematics"`` without ``hand_jacobian`` is refused before it runs.
+
+    Raises :class:`Incompatible`: one line listing every unmet need and every
+    missing member.
     """
     plant_has = plant.provides | {plant.kind}
     shown = ", ".join(sorted(plant.provides)) or "nothing"
@@ -176,5 +233,51 @@ def check_compatible(plant: Spec, controller: Spec, task: Spec) -> None:
             reasons.append(f"task {task.name!r} needs {what}; {plant.kind} {plant.name!r} provides {shown}")
     for need in sorted(controller.needs - plant_has):
         reasons.append(f"controller {controller.name!r} needs {need!r}; {plant.kind} {plant.name!r} provides {shown}")
+    specs = {"plant": plant, "controller": controller, "task": task}
+    for role, factory in (factories or {}).items():
+        spec = specs.get(role)
+        if spec is None:
+            raise ValueError(f"check_compatible: factories keys are plant, controller, task; got {role!r}")
+        gaps = missing_capabilities(spec.provides, factory)
+        if gaps:
+            origin = f" (plugin {spec.plugin!r})" if spec.plugin else ""
+            reasons.append(f"{spec.kind or role} {spec.name!r}{origin} {describe_missing(gaps)}")
+    reasons += _target_reasons(controller, task)
     if reasons:
         raise Incompatible(f"cannot run {plant.name} {controller.name} {task.name}: " + "; ".join(reasons))
+
+
+def _origin(spec: Spec) -> str:
+    return f" (plugin {spec.plugin!r})" if spec.plugin else ""
+
+
+def _target_reasons(controller: Spec, task: Spec) -> list[str]:
+    """Why the task's target does not fit what the controller accepts; a :class:`ContractWarning` when one side
+    declares nothing and the pairing is allowed.
+
+    * both declared: the task's target must be one the controller accepts;
+    * a task that declares nothing with a controller that reads a target
+      (accepts ``hand`` or ``state``) is refused: the controller would read
+      whatever the task hands it as its kind of target;
+    * otherwise an undeclared side is allowed, with one warning naming what
+      to declare.
+    """
+    if controller.kind != "controller" or task.kind != "task":
+        return []
+    target, accepts = task.target, controller.accepts
+    if target is not None and accepts is not None:
+        if target in accepts:
+            return []
+        return [f"task {task.name!r} hands the controller a {target!r} target; controller {controller.name!r} "
+                f"accepts {' or '.join(repr(a) for a in sorted(accepts))} targets"]
+    fix_task = (f"task {task.name!r}{_origin(task)} declares no target kind (register it with target='hand', "
+                f"'state' or 'none')")
+    if target is None and accepts is not None and accepts - {"none"}:
+        return [f"{fix_task}; controller {controller.name!r} reads {' or '.join(sorted(accepts - {'none'}))} "
+                f"targets and would misread any other"]
+    undeclared = ([fix_task] if target is None else []) + (
+        [f"controller {controller.name!r}{_origin(controller)} declares no accepted targets (register it with "
+         f"accepts={{...}} of 'hand', 'state', 'none')"] if accepts is None else [])
+    warnings.warn("; ".join(undeclared) + "; assumed compatible, which will become an error",
+                  ContractWarning, stacklevel=2)
+    return []

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 import platform
 import subprocess
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from . import settings as _settings
-from .api import Result
+from .api import Result, trains
 from .errors import BenchError
+from .guards import guarded
 from .registry import check_compatible
 
 #: Distributions whose versions every run records (when installed).
@@ -63,11 +66,16 @@ def code_version() -> str:
 
 
 def describe(plant: Any, controller: Any, task: Any) -> tuple[dict[str, dict[str, Any]], str]:
-    """The settings of the three components, and their hash."""
+    """The settings that shape a run of the three components, and their hash.
+
+    Settings marked ``train_only`` are left out unless the run trains the
+    controller (:func:`bench.api.trains`).
+    """
+    trained = trains(controller, task)
     parts = {
-        "plant": {"name": plant.name, **_settings.as_dict(plant.settings)},
-        "controller": {"name": controller.name, **_settings.as_dict(controller.settings)},
-        "task": {"name": task.name, **_settings.as_dict(task.settings)},
+        "plant": {"name": plant.name, **_settings.as_dict(plant.settings, trained=trained)},
+        "controller": {"name": controller.name, **_settings.as_dict(controller.settings, trained=trained)},
+        "task": {"name": task.name, **_settings.as_dict(task.settings, trained=trained)},
     }
     return parts, _settings.settings_hash(parts)
 
@@ -90,13 +98,21 @@ def write_log(log_dir: Path, label: str, text: str | None = None) -> Path:
 
 def provenance(plant: Any, controller: Any, task: Any, seed: int, *, task_name: str | None = None,
                suite: str | None = None) -> dict[str, Any]:
-    """What identifies a run: names, settings and their hash, seed, versions, commit, host."""
+    """What identifies a run: names, settings and their hash, seed, versions, commit, host, and each
+    component's provenance (:mod:`bench.provenance`) with the experiment key and fingerprint they give."""
+    from . import provenance as _prov
+
     settings, shash = describe(plant, controller, task)
     task_name = task_name or task.name
-    return dict(plant=plant.name, controller=controller.name, task=task_name, seed=seed, settings=settings,
-                settings_hash=shash, started_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                versions=versions(), git_commit=git_commit(), code_version=code_version(), host=platform.node(),
-                suite=suite, label=f"{plant.name}/{controller.name}/{task_name}/seed{seed}")
+    comps = _prov.components(plant, controller, task)
+    version = code_version()
+    return {"plant": plant.name, "controller": controller.name, "task": task_name, "seed": seed,
+            "settings": settings, "settings_hash": shash,
+            "started_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "versions": versions(), "git_commit": git_commit(), "code_version": version,
+            "host": platform.node(), "suite": suite, "label": f"{plant.name}/{controller.name}/{task_name}/seed{seed}",
+            "provenance": comps, "fingerprint": _prov.fingerprint(comps),
+            "experiment": _prov.experiment_key(plant.name, controller.name, task_name, shash, version, comps)}
 
 
 def run(plant: Any, controller: Any, task: Any, seed: int = 0, *, store: Any = None,
@@ -104,11 +120,14 @@ def run(plant: Any, controller: Any, task: Any, seed: int = 0, *, store: Any = N
     """Run ``task`` with ``controller`` on ``plant`` for one ``seed``.
 
     The three components are ready objects (``bench.plant(...)``, ...).  The
-    result's ``meta`` holds the provenance; with ``store`` the run is saved
-    and ``result.run_id`` set.  The same seed gives the same metrics.
+    result's ``meta`` holds the provenance; with ``store`` (a path, opened as
+    a :class:`~bench.store.Store`, or a ``Store``) the run is saved and
+    ``result.run_id`` set.  The same seed gives the same metrics.  Bad
+    arguments are refused before anything runs.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise BenchError(f"seed must be a non-negative integer, got {seed!r}")
+    store = _as_store(store)
     specs = [getattr(o, "spec", None) for o in (plant, controller, task)]
     if all(s is not None for s in specs):
         check_compatible(*specs)
@@ -116,7 +135,8 @@ def run(plant: Any, controller: Any, task: Any, seed: int = 0, *, store: Any = N
         controller.bind(plant)
     meta = provenance(plant, controller, task, seed, suite=suite)
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    result = task.run(plant, controller, seed, workdir=Path(workdir) if workdir else None)
+    with guarded(plant, controller, task):  # dt against the task's durations; every act and observation checked
+        result = task.run(plant, controller, seed, workdir=Path(workdir) if workdir else None)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     if not isinstance(result, Result):
         raise BenchError(f"task {task.name!r} returned {type(result).__name__}, not a bench.Result")
@@ -124,6 +144,22 @@ def run(plant: Any, controller: Any, task: Any, seed: int = 0, *, store: Any = N
     if store is not None:
         store.save(result)
     return result
+
+
+def _as_store(store: Any) -> Any:
+    """``store`` as something with ``save(result)``: a path opens a Store; anything else is refused."""
+    from .store import Store
+
+    if store is None or isinstance(store, Store):
+        return store
+    if isinstance(store, (str, os.PathLike)):
+        return Store(store)
+    if callable(getattr(store, "save", None)):  # a duck-typed store worked before: keep it, say it is going
+        warnings.warn(f"bench.run(store=...) with a {type(store).__name__} is deprecated; pass a path or a "
+                      f"bench.store.Store", DeprecationWarning, stacklevel=3)
+        return store
+    raise BenchError(f"store must be a path (str or os.PathLike) or a bench.store.Store, "
+                     f"got {type(store).__name__} {store!r:.60}")
 
 
 def failed_result(plant: Any, controller: Any, task: Any, seed: int, log_path: Path | None,

@@ -12,6 +12,12 @@ Declare a constrained field with :func:`setting`::
     @dataclass
     class Settings:
         dt: float = setting(1e-3, "integration step", unit="s", gt=0)
+        iterations: int = setting(300, "training updates", ge=1, train_only=True)
+
+A setting marked ``train_only`` shapes only a training (:func:`train_only`):
+``bench run`` refuses it unless the run trains the component, and the
+settings stored with a run that trained nothing leave it out
+(:func:`as_dict` with ``trained=False``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import json
 import math
 import types
 import typing
+import warnings
+import weakref
 from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin
 
@@ -41,9 +49,16 @@ def setting(
     le: float | None = None,
     choices: tuple | None = None,
     default_factory: Any = _MISSING,
+    train_only: bool = False,
 ) -> Any:
-    """A dataclass field with a help text, a unit and a checked range."""
-    meta = {"help": help, "unit": unit, "gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices}
+    """A dataclass field with a help text, a unit and a checked range.
+
+    ``train_only``: the value is read only when the component is trained
+    (an optimiser's budget or step size, a training regime), never when it
+    acts with weights it already has.
+    """
+    meta = {"help": help, "unit": unit, "gt": gt, "ge": ge, "lt": lt, "le": le, "choices": choices,
+            "train_only": bool(train_only)}
     if default_factory is not _MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -111,13 +126,15 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
                 return _convert(value, arg, key)
             except SettingError as exc:
                 errors.append(str(exc))
-        raise SettingError(errors[0] if len(errors) == 1 else f"setting {key!r} expects {_type_name(tp)}, got {value!r}")
+        raise SettingError(errors[0] if len(errors) == 1
+                           else f"setting {key!r} expects {_type_name(tp)}, got {value!r}")
     if origin is Literal:
         allowed = get_args(tp)
         for a in allowed:
             if value == a or (isinstance(value, str) and str(a) == value):
                 return a
-        raise SettingError(f"setting {key!r} must be one of {', '.join(map(repr, allowed))}; got {value!r}{suggestion(str(value), map(str, allowed))}")
+        raise SettingError(f"setting {key!r} must be one of {', '.join(map(repr, allowed))}; "
+                           f"got {value!r}{suggestion(str(value), map(str, allowed))}")
     if origin in (tuple, list):
         args = get_args(tp)
         inner = args[0] if args else Any
@@ -133,7 +150,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         result = _parse_scalar(value, tp, key)
     elif tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         result = float(value)
-    elif tp is int and isinstance(value, int) and not isinstance(value, bool) or tp is int and isinstance(value, float) and value.is_integer():
+    elif (tp is int and isinstance(value, int) and not isinstance(value, bool)) or (
+            tp is int and isinstance(value, float) and value.is_integer()):
         result = int(value)
     elif isinstance(tp, type) and isinstance(value, tp):
         result = value
@@ -146,12 +164,14 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
 
 def coerce(field: dataclasses.Field, value: Any, key: str | None = None) -> Any:
     """``value`` converted to ``field``'s declared type and checked against its range."""
-    key = key or field.name
-    tp = field.type
+    return _coerce(field.type, field.metadata, value, key or field.name)
+
+
+def _coerce(tp: Any, meta: Mapping[str, Any] | None, value: Any, key: str) -> Any:
     if isinstance(tp, str):  # postponed annotations: resolved by build()
         raise SettingError(f"setting {key!r}: unresolved type {tp!r}")
     out = _convert(value, tp, key)
-    meta = field.metadata or {}
+    meta = meta or {}
     unit = f" {meta['unit']}" if meta.get("unit") else ""
     for v in out if isinstance(out, (tuple, list)) else (out,):
         if not isinstance(v, (int, float)) or isinstance(v, bool):
@@ -164,7 +184,8 @@ def coerce(field: dataclasses.Field, value: Any, key: str | None = None) -> Any:
                 raise SettingError(f"setting {key!r} must be {sym} {bound}{unit}; got {v!r}")
     choices = meta.get("choices")
     if choices and out not in choices:
-        raise SettingError(f"setting {key!r} must be one of {', '.join(map(repr, choices))}; got {out!r}{suggestion(str(out), map(str, choices))}")
+        raise SettingError(f"setting {key!r} must be one of {', '.join(map(repr, choices))}; "
+                           f"got {out!r}{suggestion(str(out), map(str, choices))}")
     return out
 
 
@@ -181,7 +202,8 @@ def build(settings_cls: type, values: Mapping[str, Any], owner: str = "") -> Any
     for key, value in values.items():
         if key not in known:
             valid = ", ".join(sorted(known)) or "none"
-            raise SettingError(f"unknown setting {prefix}{key!r}{suggestion(key, known)}; valid keys for {owner or settings_cls.__name__}: {valid}")
+            raise SettingError(f"unknown setting {prefix}{key!r}{suggestion(key, known)}; "
+                               f"valid keys for {owner or settings_cls.__name__}: {valid}")
         f = known[key]
         f.type = hints.get(key, f.type)
         kwargs[key] = coerce(f, value, prefix + key)
@@ -191,14 +213,114 @@ def build(settings_cls: type, values: Mapping[str, Any], owner: str = "") -> Any
         raise SettingError(f"{owner or settings_cls.__name__}: {exc}") from None
     except ValueError as exc:  # __post_init__ cross-field checks
         raise SettingError(f"{owner or settings_cls.__name__}: {exc}") from None
-    return obj
+    return validate(obj, owner)  # the defaults and the cross-field check()
 
 
-def as_dict(settings: Any) -> dict[str, Any]:
-    """Settings as a JSON-friendly dict (tuples become lists)."""
+_HINTS: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _hints(settings_cls: type) -> dict[str, Any]:
+    """The resolved field types of a settings class (cached); ``{}`` if they cannot be resolved."""
+    try:
+        return _HINTS[settings_cls]
+    except (KeyError, TypeError):
+        pass
+    try:
+        hints = typing.get_type_hints(settings_cls)
+    except Exception:
+        hints = {}
+    try:
+        _HINTS[settings_cls] = hints
+    except TypeError:
+        pass
+    return hints
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not _MISSING:
+        return f.default
+    if f.default_factory is not _MISSING:
+        return f.default_factory()
+    return _MISSING
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:
+        return False
+
+
+def validate(settings: Any, owner: str = "") -> Any:
+    """Check a settings dataclass instance as :func:`build` checks its values; returns it.
+
+    Every field's current value is converted to its declared type and checked
+    against its declared range (:func:`coerce`; a converted value, say ``1``
+    for a ``float`` or a list for a ``tuple``, is written back), then the
+    optional cross-field method ``check(self)`` runs (raising ``ValueError``
+    for a bad combination; put such rules there or in ``__post_init__``,
+    which runs when the dataclass is created and which :func:`build` reports
+    the same way).  Raises :class:`SettingError` naming ``owner.key``.
+
+    A *default* that does not fit its own declaration is a plugin bug that
+    :func:`build` never noticed; it gives a :class:`DeprecationWarning`
+    instead of an error.  Anything that is not a dataclass instance is
+    returned unchecked.
+    """
+    if settings is None or isinstance(settings, type) or not dataclasses.is_dataclass(settings):
+        return settings
+    cls = type(settings)
+    hints = _hints(cls)
+    prefix = f"{owner}." if owner else ""
+    for f in dataclasses.fields(settings):
+        tp = hints.get(f.name, f.type)
+        if isinstance(tp, str):
+            continue  # an annotation that cannot be resolved: nothing to check against
+        value = getattr(settings, f.name)
+        try:
+            out = _coerce(tp, f.metadata, value, prefix + f.name)
+        except SettingError as exc:
+            default = _default(f)
+            if default is _MISSING or (not _same(value, default) and value is not default):
+                raise
+            warnings.warn(f"{owner or cls.__name__}: the default of setting {f.name!r} does not fit its "
+                          f"declaration ({exc}); this will become an error", DeprecationWarning, stacklevel=3)
+            continue
+        except TypeError:
+            continue  # a declared type coerce cannot check (e.g. dict[str, float]): left to the plugin
+        if out is not value and not _same(out, value):
+            object.__setattr__(settings, f.name, out)  # also works for frozen dataclasses
+    check = getattr(settings, "check", None)
+    if callable(check):
+        try:
+            check()
+        except SettingError:
+            raise
+        except ValueError as exc:
+            raise SettingError(f"{owner or cls.__name__}: {exc}") from None
+    return settings
+
+
+def train_only(settings_cls: Any) -> frozenset[str]:
+    """The names of the fields of a settings dataclass (or instance) marked ``train_only``."""
+    if settings_cls is None or not dataclasses.is_dataclass(settings_cls):
+        return frozenset()
+    return frozenset(f.name for f in dataclasses.fields(settings_cls) if (f.metadata or {}).get("train_only"))
+
+
+def as_dict(settings: Any, *, trained: bool = True) -> dict[str, Any]:
+    """Settings as a JSON-friendly dict (tuples become lists).
+
+    With ``trained=False`` the fields marked ``train_only`` are left out:
+    what shaped a run that trained nothing.
+    """
     if settings is None:
         return {}
-    return json.loads(json.dumps(dataclasses.asdict(settings), default=str))
+    out = json.loads(json.dumps(dataclasses.asdict(settings), default=str))
+    if not trained:
+        for key in train_only(settings):
+            out.pop(key, None)
+    return out
 
 
 def settings_hash(parts: Mapping[str, Any]) -> str:

@@ -1,84 +1,120 @@
 """The results store: SQLite through the standard library.
 
 One row per run in ``runs`` and one per metric in ``metrics``, plus tidy
-per-step tables (``frames``, JSON) and file ``artifacts``.  Each run is
-written in one transaction, so a crash never leaves a half-written run.  The
-schema is versioned in ``meta``; a file that is not a ctrlbench store (not
-SQLite, or SQLite with foreign tables) or one from a newer schema is refused
-and never written to.
+per-step tables (``frames``, compressed: see :func:`encode_frame`) and file
+``artifacts``.  The store itself
+keeps exactly one row per (experiment, seed): ``UNIQUE (experiment, seed)``,
+``experiment`` being :func:`bench.provenance.experiment_key`.  A run is
+written in one transaction that replaces the row of its experiment and seed,
+so a crash never leaves a half-written run.  Rows of status ``pending`` are
+runs claimed but not yet completed (:mod:`bench.claims`).
+
+Creating a store is safe under concurrency (the tables are made under the
+write lock).  The schema is versioned in ``meta``: a store of schema 1 or 2 is
+read as it is (a schema-1 run gets the experiment ``v1:<id>``, matching no new
+run; frames of schemas 1 and 2 are JSON) and migrated in place, in one
+transaction, on its first write (schema 3 adds the ``encoding`` of each frame;
+the frames stored before keep theirs, ``json``, and stay readable).  A file that is
+not a ctrlbench store, or one from a newer schema, is refused and never
+written to.
+
+Writing can fail for reasons outside ctrlbench; each is named, never shown as
+a bare SQLite message.  :func:`check_writable` (``Store.open_writable``), which
+``bench run``, ``sweep``, ``ci`` and ``train`` call before anything runs, refuses
+(:class:`~bench.errors.StoreError`, exit 2) a store in a folder that does not
+exist (only the default ``.bench/`` is created), a folder or file that cannot
+be written (permissions, a read-only file system), a file system with less
+than ``BENCH_STORE_MIN_FREE_MB`` (default :data:`MIN_FREE_MB`) free, and a
+store that another process keeps locked for ``BENCH_STORE_LOCK_WAIT_S``
+(default :data:`LOCK_WAIT_S`) seconds (naming its pid).  A write that fails
+later (the disk fills in the middle of a sweep) raises a ``StoreError`` that
+says so ("disk full (no space left on device) writing ..."); the transaction
+is rolled back, so every run stored before stays whole.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
+from .limits import env_number
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .api import Result
 
-SCHEMA_VERSION = 1
 APP = "ctrlbench"
 DEFAULT_DB = Path(".bench") / "results.sqlite"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+SCHEMA_VERSION = 3
+#: Seconds a write waits for another process's write to end (concurrent sweeps share a store).
+BUSY_TIMEOUT_S = 60.0
+#: Default of ``BENCH_STORE_LOCK_WAIT_S``: how long the check before a command waits for a store that
+#: another process keeps locked before refusing it.
+LOCK_WAIT_S = 5.0
+#: Default of ``BENCH_STORE_MIN_FREE_MB``: the free space (MB) a store's file system must have before a
+#: command that writes starts (0 switches the check off).
+MIN_FREE_MB = 32
 
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE runs (
+_RUNS = """CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    plant TEXT NOT NULL,
-    controller TEXT NOT NULL,
-    task TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    settings TEXT NOT NULL,
-    settings_hash TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
-    error TEXT,
-    started_at TEXT NOT NULL,
-    wall_s REAL,
-    cpu_s REAL,
-    code_version TEXT,
-    git_commit TEXT,
-    versions TEXT,
-    host TEXT,
-    suite TEXT,
-    log_path TEXT
-);
-CREATE INDEX runs_key ON runs (plant, controller, task, settings_hash, seed);
-CREATE TABLE metrics (
-    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    value REAL,
-    unit TEXT NOT NULL DEFAULT '',
-    better TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (run_id, name)
-);
-CREATE TABLE frames (
-    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (run_id, name)
-);
-CREATE TABLE artifacts (
-    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,
-    PRIMARY KEY (run_id, name)
-);
-"""
+    experiment TEXT NOT NULL,
+    plant TEXT NOT NULL, controller TEXT NOT NULL, task TEXT NOT NULL, seed INTEGER NOT NULL,
+    settings TEXT NOT NULL, settings_hash TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'ok', 'failed')),
+    error TEXT, started_at TEXT NOT NULL, wall_s REAL, cpu_s REAL, code_version TEXT, git_commit TEXT,
+    versions TEXT, host TEXT, suite TEXT, log_path TEXT, provenance TEXT, fingerprint TEXT,
+    claim TEXT, claim_host TEXT, claim_pid INTEGER, claimed_at REAL,
+    UNIQUE (experiment, seed))"""
+_INDEX = "CREATE INDEX IF NOT EXISTS runs_key ON runs (plant, controller, task, settings_hash, seed)"
+_INIT = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    _RUNS.format(name="runs"), _INDEX,
+    """CREATE TABLE IF NOT EXISTS metrics (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, name TEXT NOT NULL, value REAL,
+    unit TEXT NOT NULL DEFAULT '', better TEXT NOT NULL DEFAULT '', PRIMARY KEY (run_id, name))""",
+    """CREATE TABLE IF NOT EXISTS frames (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, name TEXT NOT NULL, data BLOB NOT NULL,
+    encoding TEXT NOT NULL DEFAULT 'json', PRIMARY KEY (run_id, name))""",
+    """CREATE TABLE IF NOT EXISTS artifacts (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, name TEXT NOT NULL, path TEXT NOT NULL,
+    PRIMARY KEY (run_id, name))""",
+]
+_V1_COLUMNS = ("id", "plant", "controller", "task", "seed", "settings", "settings_hash", "status", "error",
+               "started_at", "wall_s", "cpu_s", "code_version", "git_commit", "versions", "host", "suite", "log_path")
+#: Statements that take schema N to N + 1 (one transaction, foreign keys off).  1 → 2: runs is rebuilt with the
+#: experiment key and its unique constraint; a schema-1 run's experiment is 'v1:<id>' (it matches no new run).
+#: 2 → 3: each frame names its encoding; those stored before are 'json' (no frame is rewritten).
+_MIGRATIONS = {1: [
+    _RUNS.format(name="runs_v2"),
+    f"INSERT INTO runs_v2 (experiment, {', '.join(_V1_COLUMNS)}) "
+    f"SELECT 'v1:' || id, {', '.join(_V1_COLUMNS)} FROM runs",
+    "DROP TABLE runs",
+    "ALTER TABLE runs_v2 RENAME TO runs",
+    _INDEX,
+], 2: [
+    "ALTER TABLE frames ADD COLUMN encoding TEXT NOT NULL DEFAULT 'json'",
+]}
+RUN_COLUMNS = ("id", "experiment", *_V1_COLUMNS[1:], "provenance", "fingerprint")
 
-RUN_COLUMNS = ("id", "plant", "controller", "task", "seed", "settings", "settings_hash", "status", "error",
-               "started_at", "wall_s", "cpu_s", "code_version", "git_commit", "versions", "host", "suite",
-               "log_path")
+
+def _read_columns(version: int, prefix: str = "") -> list[str]:
+    """SELECT expressions of :data:`RUN_COLUMNS` for a store of schema ``version`` (schema 1: stand-ins)."""
+    if version >= 2:
+        return [prefix + c for c in RUN_COLUMNS]
+    stand_in = {"experiment": f"'v1:' || {prefix}id AS experiment", "provenance": "NULL AS provenance",
+                "fingerprint": "NULL AS fingerprint"}
+    return [stand_in.get(c, prefix + c) for c in RUN_COLUMNS]
 
 
 def _finite_or_none(v: Any) -> float | None:
@@ -86,121 +122,340 @@ def _finite_or_none(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+# -- frame encoding ------------------------------------------------------------------------
+#: The encoding of frames written now: columns in binary, compressed (:func:`encode_frame`).
+FRAME_ENCODING = "cols1"
+#: A float column is kept as float32 when that moves no value by more than this part of the column's range.
+FLOAT32_TOLERANCE = 1e-6
+#: Run ids per ``IN (...)`` query (SQLite allows 32766 parameters).
+_ID_CHUNK = 10_000
+
+
+def _float_column(a: Any) -> Any:
+    """float64 values as float32 when that keeps them to :data:`FLOAT32_TOLERANCE` of the column's range."""
+    import numpy as np
+
+    a = np.asarray(a, dtype="<f8")
+    with np.errstate(over="ignore"):
+        b = a.astype("<f4")
+    finite = np.isfinite(a)
+    if not np.array_equal(np.isfinite(b), finite):  # beyond float32's range
+        return a
+    if finite.any():
+        x = a[finite]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not np.max(np.abs(b[finite].astype("<f8") - x)) <= FLOAT32_TOLERANCE * (x.max() - x.min()):
+                return a
+    return b
+
+
+def encode_frame(frame: pd.DataFrame) -> tuple[bytes | str, str]:
+    """``(data, encoding)`` of a per-step table as the store keeps it.
+
+    ``cols1`` (every frame of numbers, booleans and strings): a JSON header
+    (rows; each column's name and stored type) and each column's values in
+    binary, byte-shuffled, the whole zlib-compressed.  Integers take the
+    smallest type that holds them; a float column is stored as float32 when
+    that moves no value by more than a millionth of the column's range
+    (:data:`FLOAT32_TOLERANCE`; otherwise float64: timestamps, huge
+    ranges), so a 64-target reach trajectory takes about a tenth of its
+    JSON.  Any other frame (dates, mixed objects) is stored as JSON
+    (``json``), as every frame was before schema 3.
+    """
+    import zlib
+
+    import numpy as np
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
+
+    columns, parts = [], []
+    names = [str(c) for c in frame.columns]
+    ok = len(set(names)) == len(names)
+    for name, col in zip(names, (frame.iloc[:, i] for i in range(frame.shape[1]))) if ok else ():
+        dtype = col.dtype
+        if is_bool_dtype(dtype) and not col.isna().any():
+            a = col.to_numpy(dtype="<u1")
+            kind = "b"
+        elif is_numeric_dtype(dtype) and dtype.kind in "iu" and not col.isna().any():
+            a = col.to_numpy(dtype=np.uint64 if dtype.kind == "u" and dtype.itemsize == 8 else np.int64)
+            lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+            a = a.astype(next(t for t in ("<i1", "<i2", "<i4", "<i8", "<u8")
+                              if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max))
+            kind = "i"
+        elif is_numeric_dtype(dtype) and dtype.kind in "fiu":   # a nullable integer column with NA: floats
+            a = _float_column(col.to_numpy(dtype="<f8", na_value=np.nan))
+            kind = "f"
+        elif (is_string_dtype(dtype) or dtype.kind == "O") and all(v is None or isinstance(v, str) or v != v
+                                                                   for v in col.tolist()):
+            parts.append(json.dumps([v if isinstance(v, str) else None for v in col.tolist()]).encode())
+            columns.append([name, "s", len(parts[-1])])
+            continue
+        else:
+            ok = False
+            break
+        a = np.ascontiguousarray(a)
+        parts.append(a.view(np.uint8).reshape(-1, a.dtype.itemsize).T.tobytes())  # byte planes compress best
+        columns.append([name, kind, a.dtype.str])
+    if not ok:
+        return frame.to_json(orient="split", index=False, double_precision=10, date_format="iso"), "json"
+    head = json.dumps({"rows": len(frame), "columns": columns}, separators=(",", ":")).encode()
+    return zlib.compress(head + b"\n" + b"".join(parts), 6), FRAME_ENCODING
+
+
+def decode_frame(data: bytes | str, encoding: str = "json") -> pd.DataFrame:
+    """The per-step table that :func:`encode_frame` stored (``json``: the encoding of schemas 1 and 2).
+
+    Integers come back as int64 and floats as float64, whatever their stored width.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if encoding == "json":
+        import io
+
+        text = data.decode() if isinstance(data, bytes) else data
+        return pd.read_json(io.StringIO(text), orient="split")
+    if encoding != FRAME_ENCODING:
+        raise StoreError(f"a frame stored with encoding {encoding!r}, unknown to this ctrlbench; upgrade ctrlbench")
+    import zlib
+
+    raw = zlib.decompress(data)
+    cut = raw.index(b"\n")
+    head = json.loads(raw[:cut])
+    rows, pos, cols = int(head["rows"]), cut + 1, {}
+    for name, kind, spec in head["columns"]:
+        if kind == "s":
+            cols[name] = pd.Series(json.loads(raw[pos:pos + spec]), index=pd.RangeIndex(rows))
+            pos += spec
+            continue
+        dtype = np.dtype(spec)
+        size = rows * dtype.itemsize
+        planes = np.frombuffer(raw, dtype=np.uint8, count=size, offset=pos).reshape(dtype.itemsize, rows)
+        a = np.ascontiguousarray(planes.T).view(dtype).reshape(rows)
+        pos += size
+        cols[name] = a.astype(bool) if kind == "b" else a.astype(np.int64 if kind == "i" and dtype.kind == "i"
+                                                                  else (np.float64 if kind == "f" else dtype))
+    return pd.DataFrame(cols, index=pd.RangeIndex(rows))
+
+
 class Store:
-    """A ctrlbench results file.  ``Store(path)`` creates it when absent."""
+    """A ctrlbench results file.  ``Store(path)`` creates it when absent (safely, even concurrently)."""
 
     def __init__(self, path: str | os.PathLike = DEFAULT_DB) -> None:
         self.path = Path(path)
-        self._check_and_init()
+        self.timeout = BUSY_TIMEOUT_S
+        self.version = self._open_store()
+
+    @classmethod
+    def open_writable(cls, path: str | os.PathLike = DEFAULT_DB) -> Store:
+        """The store at ``path`` after :func:`check_writable` (what a command that writes opens first)."""
+        check_writable(path)
+        return cls(path)
 
     # -- opening -----------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30)
+    def _connect(self, timeout: float | None = None) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=self.timeout if timeout is None else timeout,
+                              isolation_level=None)
         con.execute("PRAGMA foreign_keys = ON")
         return con
 
     @contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
-        """A connection that commits (or rolls back) and is closed when the block ends."""
-        con = self._connect()
+    def _tx(self, mode: str = "", what: str = "", timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One transaction; a write one (``mode`` IMMEDIATE) that fails for an outside reason (disk full,
+        read-only, locked) raises a :class:`StoreError` naming it, after the rollback."""
         try:
-            with con:
-                yield con
-        finally:
-            con.close()
-
-    def _check_and_init(self) -> None:
-        p = self.path
-        if p.is_dir():
-            raise StoreError(f"--db {p}: is a directory, not a results file")
-        if p.exists() and p.stat().st_size > 0:
-            try:
-                with open(p, "rb") as fh:
-                    head = fh.read(16)
-            except OSError as exc:
-                raise StoreError(f"--db {p}: cannot read: {exc.strerror}") from None
-            if head != _SQLITE_MAGIC:
-                raise StoreError(f"--db {p}: not a ctrlbench results store (not an SQLite file); refusing to touch it")
-            try:
-                with self._open() as con:
-                    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                    if not tables:
-                        con.executescript(self._init_script())
-                        return
-                    if "meta" not in tables:
-                        raise StoreError(f"--db {p}: an SQLite file of another application (tables: {', '.join(sorted(tables))}); refusing to touch it")
-                    meta = dict(con.execute("SELECT key, value FROM meta"))
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"--db {p}: unreadable SQLite file ({exc}); refusing to touch it") from None
-            if meta.get("app") != APP:
-                raise StoreError(f"--db {p}: an SQLite file of another application; refusing to touch it")
-            version = int(meta.get("schema_version", "0"))
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"--db {p}: written by a newer ctrlbench (schema {version}, this one reads up to {SCHEMA_VERSION}); upgrade ctrlbench")
-            if version < SCHEMA_VERSION:
-                raise StoreError(f"--db {p}: schema {version} is older than {SCHEMA_VERSION} and has no migration")
-            return
+            con = self._connect(timeout)
+        except sqlite3.Error as exc:
+            raise _write_error(exc, self.path, what or "opening the store", timeout or self.timeout) from None
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            with self._open() as con:
-                con.executescript(self._init_script())
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"--db {p}: cannot create results store: {exc}") from None
-
-    @staticmethod
-    def _init_script() -> str:
-        return ("BEGIN;" + _SCHEMA +
-                f"INSERT INTO meta VALUES ('app', '{APP}');"
-                f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic transaction: committed on success, rolled back on any error."""
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
+            con.execute(f"BEGIN {mode}")
             yield con
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            if con.in_transaction:
+                try:
+                    con.execute("ROLLBACK")
+                except sqlite3.Error:  # SQLite may have rolled back already (a full disk): the cause matters
+                    pass
+            if mode and isinstance(exc, sqlite3.OperationalError):
+                raise _write_error(exc, self.path, what, self.timeout if timeout is None else timeout) from None
             raise
         finally:
             con.close()
 
+    def _open(self) -> Any:
+        """A read transaction (one consistent snapshot)."""
+        return self._tx()
+
+    def _meta(self, con: sqlite3.Connection) -> int:
+        p = self.path
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            raise StoreError(f"--db {p}: an SQLite file of another application "
+                             f"(tables: {', '.join(sorted(tables))}); refusing to touch it")
+        meta = dict(con.execute("SELECT key, value FROM meta"))
+        if meta.get("app") != APP:
+            raise StoreError(f"--db {p}: an SQLite file of another application; refusing to touch it")
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"--db {p}: written by a newer ctrlbench (schema {version}, "
+                             f"this one reads up to {SCHEMA_VERSION}); upgrade ctrlbench")
+        if version not in (*_MIGRATIONS, SCHEMA_VERSION):
+            raise StoreError(f"--db {p}: schema {version} is older than {SCHEMA_VERSION} and has no migration")
+        return version
+
+    def _open_store(self) -> int:
+        p = self.path
+        if p.is_dir():
+            raise StoreError(f"--db {p}: is a directory, not a results file")
+        try:
+            if p.exists() and p.stat().st_size > 0:
+                with open(p, "rb") as fh:
+                    if fh.read(16) != _SQLITE_MAGIC:
+                        raise StoreError(f"--db {p}: not a ctrlbench results store (not an SQLite file); "
+                                         "refusing to touch it")
+                with self._open() as con:
+                    empty = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+                    if not empty:
+                        return self._meta(con)
+            else:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            # new (or empty): create under the write lock; a concurrent creator's tables are found, not re-made
+            with self._tx("IMMEDIATE") as con:
+                if con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                    for statement in _INIT:
+                        con.execute(statement)
+                    con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                                    [("app", APP), ("schema_version", str(SCHEMA_VERSION))])
+                return self._meta(con)
+        except OSError as exc:
+            raise StoreError(f"--db {p}: cannot open results store: {exc.strerror or exc}") from None
+        except sqlite3.OperationalError as exc:  # locked, read-only, disk full: not the file's fault
+            if _code(exc) in _OUTSIDE:
+                raise _write_error(exc, p, "opening the store", self.timeout) from None
+            raise StoreError(f"--db {p}: unreadable SQLite file ({exc}); refusing to touch it") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"--db {p}: unreadable SQLite file ({exc}); refusing to touch it") from None
+
+    def _upgrade(self) -> None:
+        """Migrate an older schema in place, in one transaction (the first write does it)."""
+        if self.version == SCHEMA_VERSION:
+            return
+        con = self._connect()
+        try:
+            con.execute("PRAGMA foreign_keys = OFF")  # rebuilding runs must not cascade into metrics
+            con.execute("BEGIN IMMEDIATE")
+            version = self._meta(con)
+            while version < SCHEMA_VERSION:
+                for statement in _MIGRATIONS[version]:
+                    con.execute(statement)
+                version += 1
+            if con.execute("PRAGMA foreign_key_check").fetchall():
+                raise StoreError(f"--db {self.path}: migration would break references; left unchanged")
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            con.execute("COMMIT")
+        except BaseException as exc:
+            if con.in_transaction:
+                try:
+                    con.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if isinstance(exc, sqlite3.OperationalError):
+                raise _write_error(exc, self.path, "the schema migration", self.timeout) from None
+            raise
+        finally:
+            con.close()
+        self.version = SCHEMA_VERSION
+
+    @contextmanager
+    def transaction(self, what: str = "", timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One atomic write transaction: committed on success, rolled back on any error.
+
+        ``what`` names the write in the error of a failure from outside (disk
+        full, read-only, locked for more than ``timeout`` seconds: a
+        :class:`StoreError`).
+        """
+        self._upgrade()
+        with self._tx("IMMEDIATE", what, timeout) as con:
+            yield con
+
     # -- writing -----------------------------------------------------------
-    def save(self, result: Result, *, status: str = "ok", error: str | None = None) -> int:
-        """Write one run (its meta, metrics, frames, artifacts) atomically; returns its id."""
+    @staticmethod
+    def _row(result: Result, status: str, error: str | None) -> dict[str, Any]:
         m = result.meta
-        row = {
-            "plant": m["plant"], "controller": m["controller"], "task": m["task"], "seed": int(m["seed"]),
-            "settings": json.dumps(m.get("settings", {}), sort_keys=True), "settings_hash": m["settings_hash"],
-            "status": status, "error": error, "started_at": m.get("started_at", ""),
-            "wall_s": m.get("wall_s"), "cpu_s": m.get("cpu_s"), "code_version": m.get("code_version"),
-            "git_commit": m.get("git_commit"), "versions": json.dumps(m.get("versions", {}), sort_keys=True),
-            "host": m.get("host"), "suite": m.get("suite"), "log_path": m.get("log_path"),
+        prov = m.get("provenance") or {}
+        experiment = m.get("experiment")
+        if not experiment:
+            from .provenance import experiment_key
+
+            experiment = experiment_key(m["plant"], m["controller"], m["task"], m["settings_hash"],
+                                        m.get("code_version"), prov)
+        return {
+            "experiment": experiment, "plant": m["plant"], "controller": m["controller"], "task": m["task"],
+            "seed": int(m["seed"]), "settings": json.dumps(m.get("settings", {}), sort_keys=True),
+            "settings_hash": m["settings_hash"], "status": status, "error": error,
+            "started_at": m.get("started_at", ""), "wall_s": m.get("wall_s"), "cpu_s": m.get("cpu_s"),
+            "code_version": m.get("code_version"), "git_commit": m.get("git_commit"),
+            "versions": json.dumps(m.get("versions", {}), sort_keys=True), "host": m.get("host"),
+            "suite": m.get("suite"), "log_path": m.get("log_path"),
+            "provenance": json.dumps(prov, sort_keys=True, default=str) if prov else None,
+            "fingerprint": m.get("fingerprint"),
         }
-        with self.transaction() as con:
-            cur = con.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                              tuple(row.values()))
-            run_id = int(cur.lastrowid)
+
+    def save(self, result: Result, *, status: str = "ok", error: str | None = None) -> int:
+        """Write one run atomically (replacing the stored row of its experiment and seed); returns its id."""
+        return self.complete(result, status=status, error=error)
+
+    def complete(self, result: Result, *, status: str = "ok", error: str | None = None,
+                 token: str | None = None) -> int:
+        """Store ``result`` as the one row of its (experiment, seed), with its metrics, frames and
+        artifacts, in one transaction; the claim ``token`` held on that row (:mod:`bench.claims`) ends."""
+        row = self._row(result, status, error)
+        with self.transaction(f"run {row['plant']} {row['controller']} {row['task']} seed {row['seed']}") as con:
+            found = con.execute("SELECT id FROM runs WHERE experiment = ? AND seed = ?",
+                                (row["experiment"], row["seed"])).fetchone()
+            if found is None:
+                cur = con.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                                  tuple(row.values()))
+                run_id = int(cur.lastrowid)
+            else:
+                run_id = int(found[0])
+                con.execute(f"UPDATE runs SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
+                            (*row.values(), run_id))
+                for table in ("metrics", "frames", "artifacts"):
+                    con.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            if token is not None:
+                con.execute("UPDATE runs SET claim = NULL, claim_host = NULL, claim_pid = NULL, claimed_at = NULL "
+                            "WHERE id = ? AND claim = ?", (run_id, token))
             for name, value in result.metrics.items():
                 info = result.info.get(name)
                 con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)",
                             (run_id, name, _finite_or_none(value), info.unit if info else "",
                              info.better if info else ""))
             for name, frame in result.frames.items():
-                con.execute("INSERT INTO frames VALUES (?, ?, ?)",
-                            (run_id, name, frame.to_json(orient="split", index=False, double_precision=10)))
+                con.execute("INSERT INTO frames (run_id, name, data, encoding) VALUES (?, ?, ?, ?)",
+                            (run_id, name, *encode_frame(frame)))
             for name, path in result.artifacts.items():
                 con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (run_id, name, str(path)))
         result.run_id = run_id
         return run_id
 
     # -- reading -----------------------------------------------------------
-    def run(self, run_id: int) -> dict[str, Any]:
-        """One run's row, metrics (with unit and direction) and artifacts."""
+    def _columns(self, prefix: str = "") -> str:
+        return ", ".join(_read_columns(self.version, prefix))
+
+    def lookup(self, experiment: str, seed: int) -> dict[str, Any] | None:
+        """``{"id", "status", "claimed"}`` of the stored run of ``experiment`` and ``seed``, or None."""
+        if self.version < 2:
+            return None  # a schema-1 run has an experiment of its own ('v1:<id>')
         with self._open() as con:
-            row = con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = con.execute("SELECT id, status, claim FROM runs WHERE experiment = ? AND seed = ?",
+                              (experiment, int(seed))).fetchone()
+        return None if row is None else {"id": row[0], "status": row[1], "claimed": row[2] is not None}
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        """One run's row (provenance parsed), metrics (with unit and direction), artifacts and frame names."""
+        with self._open() as con:
+            row = con.execute(f"SELECT {self._columns()} FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 last = con.execute("SELECT max(id) FROM runs").fetchone()[0]
                 raise StoreError(f"no run {run_id} in {self.path} (runs go up to {last})" if last
@@ -208,77 +463,323 @@ class Store:
             out = dict(zip(RUN_COLUMNS, row))
             out["settings"] = json.loads(out["settings"])
             out["versions"] = json.loads(out["versions"] or "{}")
+            out["provenance"] = json.loads(out["provenance"] or "{}")
             out["metrics"] = {n: {"value": math.nan if v is None else v, "unit": u, "better": b}
                               for n, v, u, b in con.execute(
-                                  "SELECT name, value, unit, better FROM metrics WHERE run_id = ? ORDER BY rowid", (run_id,))}
+                                  "SELECT name, value, unit, better FROM metrics WHERE run_id = ? ORDER BY rowid",
+                                  (run_id,))}
             out["artifacts"] = dict(con.execute("SELECT name, path FROM artifacts WHERE run_id = ?", (run_id,)))
             out["frames"] = [r[0] for r in con.execute("SELECT name FROM frames WHERE run_id = ?", (run_id,))]
+            out["claim"] = None
+            if self.version >= 2:
+                c = con.execute("SELECT claim_host, claim_pid, claimed_at FROM runs WHERE id = ? AND claim IS NOT "
+                                "NULL", (run_id,)).fetchone()
+                out["claim"] = dict(zip(("host", "pid", "at"), c)) if c else None
         return out
 
     def frame(self, run_id: int, name: str) -> pd.DataFrame:
         """A stored per-step table."""
-        import io
-
-        import pandas as pd
-
+        encoding = "encoding" if self.version >= 3 else "'json'"
         with self._open() as con:
-            row = con.execute("SELECT data FROM frames WHERE run_id = ? AND name = ?", (run_id, name)).fetchone()
+            row = con.execute(f"SELECT data, {encoding} FROM frames WHERE run_id = ? AND name = ?",
+                              (run_id, name)).fetchone()
         if row is None:
             raise StoreError(f"run {run_id} has no frame {name!r}")
-        return pd.read_json(io.StringIO(row[0]), orient="split")
+        return decode_frame(row[0], row[1])
+
+    def frame_names(self, run_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
+        """run id → the names of the frames it stored (every run, or those of ``run_ids``), in one query per
+        :data:`_ID_CHUNK` ids, without reading a frame."""
+        out: dict[int, list[str]] = {}
+        with self._open() as con:
+            if run_ids is None:
+                rows: Iterable[tuple[int, str]] = con.execute("SELECT run_id, name FROM frames ORDER BY run_id, rowid")
+                for run_id, name in rows:
+                    out.setdefault(int(run_id), []).append(name)
+                return out
+            ids = sorted({int(i) for i in run_ids})
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start:start + _ID_CHUNK]
+                for run_id, name in con.execute(f"SELECT run_id, name FROM frames WHERE run_id IN "
+                                                f"({', '.join('?' * len(chunk))}) ORDER BY run_id, rowid", chunk):
+                    out.setdefault(int(run_id), []).append(name)
+        return out
 
     def runs(self, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run rows (without metrics), optionally filtered by column equality."""
-        clause, args = _where(where)
+        """Run rows (without metrics; provenance as JSON text), optionally filtered by column equality."""
+        clause, args = _where(where, version=self.version)
         with self._open() as con:
-            rows = con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs {clause} ORDER BY id", args).fetchall()
+            rows = con.execute(f"SELECT {self._columns()} FROM runs {clause} ORDER BY id", args).fetchall()
         return [dict(zip(RUN_COLUMNS, r)) for r in rows]
 
     def count(self) -> int:
+        """Stored runs (ok or failed; not the pending ones, still running)."""
         with self._open() as con:
-            return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
-
-    def find(self, plant: str, controller: str, task: str, settings_hash: str, seed: int,
-             code_version: str | None = None, status: str = "ok") -> int | None:
-        """The id of a stored run with these keys, or None (sweeps skip those)."""
-        sql = ("SELECT id FROM runs WHERE plant=? AND controller=? AND task=? AND settings_hash=? AND seed=? "
-               "AND status=?")
-        args: list[Any] = [plant, controller, task, settings_hash, seed, status]
-        if code_version is not None:
-            sql += " AND code_version=?"
-            args.append(code_version)
-        with self._open() as con:
-            row = con.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
-        return int(row[0]) if row else None
+            return int(con.execute("SELECT count(*) FROM runs WHERE status != 'pending'").fetchone()[0])
 
     def dataframe(self, where: Mapping[str, Any] | None = None, include_failed: bool = False) -> pd.DataFrame:
-        """Tidy table: one row per run × metric (see :func:`bench.reports.load`)."""
+        """Tidy table: one row per run × metric (see :func:`bench.reports.load`); pending runs never appear."""
+        import numpy as np
         import pandas as pd
 
-        clause, args = _where(where, prefix="r.")
-        if not include_failed:
-            clause = (clause + " AND " if clause else "WHERE ") + "r.status = 'ok'"
-        sql = ("SELECT r.id AS run_id, r.plant, r.controller, r.task, r.seed, r.settings_hash, r.settings, "
-               "r.git_commit AS 'commit', r.code_version, r.suite, r.started_at, r.wall_s, r.cpu_s, r.status, "
-               "m.name AS metric, m.value, m.unit, m.better "
-               f"FROM runs r JOIN metrics m ON m.run_id = r.id {clause} ORDER BY r.id, m.rowid")
+        clause, args = _where(where, prefix="r.", version=self.version)
+        states = "('ok', 'failed')" if include_failed else "('ok')"
+        clause = (clause + " AND " if clause else "WHERE ") + f"r.status IN {states}"
+        exp, fp = _read_columns(self.version, "r.")[1], _read_columns(self.version, "r.")[-1]
+        run_sql = ("SELECT r.id, r.plant, r.controller, r.task, r.seed, r.settings_hash, r.settings, r.git_commit, "
+                   f"r.code_version, r.suite, r.started_at, r.wall_s, r.cpu_s, r.status, {exp}, {fp} "
+                   f"FROM runs r {clause} ORDER BY r.id")
+        metric_sql = (f"SELECT m.run_id, m.name, m.value, m.unit, m.better FROM runs r JOIN metrics m "
+                      f"ON m.run_id = r.id {clause} ORDER BY r.id, m.rowid")
+        # Each run's columns are read once (not once per metric) and every repeated text is one Python object
+        # (the settings JSON of 10 000 runs × 10 metrics would otherwise be 100 000 copies)
+        shared: dict[Any, Any] = {}
+        one = shared.setdefault
         with self._open() as con:
-            df = pd.read_sql_query(sql, con, params=args)
-        df["value"] = df["value"].astype(float)
+            runs = [tuple(one(v, v) if isinstance(v, str) else v for v in row) for row in con.execute(run_sql, args)]
+            ids: list[int] = []
+            metric: list[str] = []
+            value: list[float] = []
+            unit: list[str] = []
+            better: list[str] = []
+            cur = con.execute(metric_sql, args)
+            while chunk := cur.fetchmany(65536):
+                for run_id, name, v, u, b in chunk:
+                    ids.append(run_id)
+                    metric.append(one(name, name))
+                    value.append(math.nan if v is None else v)
+                    unit.append(one(u, u))
+                    better.append(one(b, b))
+        columns = ["run_id", "plant", "controller", "task", "seed", "settings_hash", "settings", "commit",
+                   "code_version", "suite", "started_at", "wall_s", "cpu_s", "status", "experiment", "fingerprint"]
+        per_run = np.empty((len(runs), len(columns)), dtype=object)
+        per_run[:] = runs if runs else per_run
+        pos = np.searchsorted(np.asarray([r[0] for r in runs], dtype=np.int64), np.asarray(ids, dtype=np.int64))
+        data: dict[str, Any] = {c: per_run[pos, i] for i, c in enumerate(columns)}
+        data.update(metric=np.asarray(metric, dtype=object), value=np.asarray(value, dtype=float),
+                    unit=np.asarray(unit, dtype=object), better=np.asarray(better, dtype=object))
+        df = pd.DataFrame(data)
+        for c in ("run_id", "seed"):
+            df[c] = df[c].astype(np.int64)
+        for c in ("wall_s", "cpu_s"):
+            df[c] = df[c].astype(float)
         return df
 
 
-def _where(where: Mapping[str, Any] | None, prefix: str = "") -> tuple[str, list[Any]]:
+# -- writability ------------------------------------------------------------------
+#: SQLite result codes of a failure from outside the file: busy/locked, read-only, I/O, cannot open, full.
+_BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 10, 13, 14
+_OUTSIDE = (_BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN)
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _code(exc: BaseException) -> int | None:
+    """The primary SQLite result code of ``exc`` (None for another error)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+
+
+def lock_wait() -> float:
+    """``BENCH_STORE_LOCK_WAIT_S`` (default :data:`LOCK_WAIT_S`)."""
+    return env_number("BENCH_STORE_LOCK_WAIT_S", LOCK_WAIT_S, unit="seconds", allow_zero=True, error=StoreError)
+
+
+def min_free_mb() -> float:
+    """``BENCH_STORE_MIN_FREE_MB`` (default :data:`MIN_FREE_MB`; 0: no check)."""
+    return env_number("BENCH_STORE_MIN_FREE_MB", MIN_FREE_MB, unit="MB", allow_zero=True, error=StoreError)
+
+
+def _free(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**20:.1f} MB free"
+    except OSError:
+        return "free space unknown"
+
+
+def lock_holders(path: str | os.PathLike) -> list[int]:
+    """Pids of other processes holding a lock on ``path`` (Linux ``/proc/locks``; [] elsewhere)."""
+    try:
+        st = os.stat(path)
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids = []
+    for line in lines:
+        parts = line.split()
+        if "->" in parts:  # a waiter, not a holder
+            continue
+        for i, part in enumerate(parts[:-1]):
+            if part.isdigit() and parts[i + 1] == ident:
+                pid = int(part)
+                if pid != os.getpid() and pid not in pids:
+                    pids.append(pid)
+    return pids
+
+
+def _who(pids: list[int]) -> str:
+    if not pids:
+        return ""
+    shown = []
+    for pid in pids[:3]:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            cmd = ""
+        cmd = " ".join(Path(w).name if i == 0 else w for i, w in enumerate(cmd.split()[:4]))
+        shown.append(f"pid {pid}" + (f": {cmd[:60]}" if cmd else ""))
+    return f" ({'; '.join(shown)})"
+
+
+def _write_error(exc: BaseException, path: Path, what: str, timeout: float) -> StoreError | BaseException:
+    """A :class:`StoreError` naming why writing ``what`` to the store at ``path`` failed (``exc`` itself when
+    the cause is the file's own, such as a corrupt database)."""
+    code, folder = _code(exc), Path(path).parent
+    target = f"writing {what} to {path}" if what else f"writing to {path}"
+    errno_ = getattr(exc, "errno", None)
+    if code == _FULL or errno_ in _FULL_ERRNOS or (code == _IOERR and _nearly_full(folder)):
+        return StoreError(f"disk full (no space left on device) {target} ({_free(folder)}; every run stored "
+                          f"before is kept)")
+    if code in (_BUSY, _LOCKED):
+        return StoreError(f"store {path} is locked by another process{_who(lock_holders(path))}: waited "
+                          f"{timeout:g} s{' to write ' + what if what else ''}; wait for it to finish or stop it "
+                          f"(BENCH_STORE_LOCK_WAIT_S sets the wait before a command starts)")
+    if code == _READONLY or errno_ in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StoreError(f"store {path} is read-only ({exc}); give a --db you can write to")
+    if code == _CANTOPEN:
+        return StoreError(f"cannot open store {path} for writing ({exc}): is its folder {folder} writable?")
+    if code == _IOERR:
+        return StoreError(f"disk I/O error {target} ({exc}; {_free(folder)})")
+    return exc
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
+def _is_sqlite(p: Path) -> bool:
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(16) == _SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def check_writable(path: str | os.PathLike = DEFAULT_DB) -> None:
+    """Refuse, before anything runs, a store this process could not write: one :class:`StoreError` line
+    (exit 2) naming the cause.
+
+    * its folder must exist (only the default ``.bench/`` folder is created);
+    * the folder (SQLite writes a journal next to the file) and the file must
+      be writable, on a file system that is not mounted read-only;
+    * the file system must have ``BENCH_STORE_MIN_FREE_MB`` free (default
+      :data:`MIN_FREE_MB`);
+    * an existing store must not be locked by another process for more than
+      ``BENCH_STORE_LOCK_WAIT_S`` seconds (default :data:`LOCK_WAIT_S`); the
+      message names the holder's pid when the system tells (``/proc/locks``).
+    """
+    p = Path(path)
+    folder = p.parent
+    if not folder.is_dir():
+        if folder.exists() or p != DEFAULT_DB:
+            raise StoreError(f"--db {p}: directory {folder} does not exist; create it first "
+                             f"(only the default {DEFAULT_DB.parent}/ folder is made)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"--db {p}: cannot create folder {folder} ({exc.strerror or exc})") from None
+    if p.is_dir():
+        raise StoreError(f"--db {p}: is a directory, not a results file")
+    try:
+        readonly = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        readonly = False
+    if readonly:
+        raise StoreError(f"--db {p}: the file system of {folder} is mounted read-only; give a --db you can write to")
+    for target, kind in ((folder, "folder"), (p, "file")):
+        if (kind == "folder" or p.exists()) and not os.access(target, os.W_OK):
+            raise StoreError(f"--db {p}: the {kind} {target} is not writable (read-only); give a --db you can "
+                             f"write to")
+    need = min_free_mb()
+    if need > 0:
+        try:
+            free = shutil.disk_usage(folder).free / 2**20
+        except OSError:
+            free = math.inf
+        if free < need:
+            raise StoreError(f"--db {p}: disk nearly full: {free:.1f} MB free on the file system of {folder}, at "
+                             f"least {need:g} MB needed (BENCH_STORE_MIN_FREE_MB)")
+    if _is_sqlite(p):  # anything else is refused by Store() itself, untouched
+        wait = lock_wait()
+        try:
+            con = sqlite3.connect(p.resolve().as_uri() + "?mode=rw", uri=True, timeout=wait, isolation_level=None)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                con.execute("ROLLBACK")
+            finally:
+                con.close()
+        except sqlite3.OperationalError as exc:
+            err = _write_error(exc, p, "", wait)
+            if isinstance(err, StoreError):
+                raise err from None
+            raise StoreError(f"--db {p}: unreadable SQLite file ({exc}); refusing to touch it") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"--db {p}: unreadable SQLite file ({exc}); refusing to touch it") from None
+
+
+#: Values one ``--where`` column may list (SQLite binds each as a parameter; it allows 32766 in all).
+_WHERE_VALUES = 10_000
+
+
+def parse_where(items: list[str]) -> dict[str, Any]:
+    """``["plant=arm2", "seed=0,1"]`` → ``{"plant": "arm2", "seed": [0, 1]}`` (``--where`` of report and compare).
+
+    Every item must be ``COLUMN=VALUE`` (``v1,v2`` for several) with a known
+    column; ``id`` and ``seed`` take integers from 0 to 2**63 - 1 (what the
+    store keeps).  Anything else is one :class:`~bench.errors.UsageError` line.
+    """
+    from .errors import UsageError, suggestion
+    from .limits import parse_int
+
+    shown = ", ".join(c for c in RUN_COLUMNS if c not in ("settings", "versions", "provenance"))
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--where expects COLUMN=VALUE (plant=arm2, seed=0,1), got {item[:60]!r}; "
+                             f"columns: {shown}")
+        if key not in RUN_COLUMNS:
+            raise StoreError(f"--where: unknown column {key!r}{suggestion(key, RUN_COLUMNS)}; columns: {shown}")
+        vals = [v.strip() for v in value.split(",") if v.strip()]
+        if not vals:
+            raise UsageError(f"--where {key}= expects a value (or v1,v2), got nothing")
+        if len(vals) > _WHERE_VALUES:
+            raise UsageError(f"--where {key}: {len(vals):,} values; at most {_WHERE_VALUES:,} per column")
+        conv = [parse_int(v, f"--where {key}") for v in vals] if key in ("id", "seed") else vals
+        out[key] = conv if len(conv) != 1 else conv[0]
+    return out
+
+
+def _where(where: Mapping[str, Any] | None, prefix: str = "", version: int = SCHEMA_VERSION
+           ) -> tuple[str, list[Any]]:
     if not where:
         return "", []
+    columns = dict(zip(RUN_COLUMNS, (c.split(" AS ")[0] for c in _read_columns(version, prefix))))
     parts, args = [], []
     for key, value in where.items():
         if key not in RUN_COLUMNS:
             raise StoreError(f"cannot filter on {key!r}; columns: {', '.join(RUN_COLUMNS)}")
+        column = columns[key]
         if isinstance(value, (list, tuple, set)):
-            parts.append(f"{prefix}{key} IN ({', '.join('?' * len(value))})")
+            parts.append(f"{column} IN ({', '.join('?' * len(value))})")
             args.extend(value)
         else:
-            parts.append(f"{prefix}{key} = ?")
+            parts.append(f"{column} = ?")
             args.append(value)
     return "WHERE " + " AND ".join(parts), args

@@ -17,13 +17,14 @@ PATH`` takes a user's own)::
     seeds = 5                   # optional: a count or a list of seeds
     dt = 0.002                  # optional: seconds (or a list)
     set = { "reach.targets" = 8, "osc.kp" = [100, 200] }   # a list sweeps
+    train = false               # optional: train each learner first (bench run --train)
 
     [thresholds]                # per-metric regression thresholds
     latency_us_per_call = "off" # METRIC or TASK.METRIC; "N%" or "off"
 
 Every key is checked: a typo is one :class:`SuiteError` naming the file, the
 key and the closest valid key (exit 2).  ``bench ci --suite quick`` runs the
-suite through :mod:`bench.sweep`, recording ``NAME@VERSION`` and the git
+suite through :mod:`bench.sweep` (:mod:`bench.commands.ci`), recording ``NAME@VERSION`` and the git
 commit with every run.
 """
 
@@ -38,9 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SuiteError, suggestion
+from .limits import INT_MAX, exceeded, max_seeds, max_suite_depth
+from .sweep import Plan, plan
 
+#: The largest suite file read (a suite is a few kilobytes).
+MAX_BYTES = 1 << 20
 TOP_KEYS = ("name", "version", "description", "seeds", "max_regression", "run", "thresholds")
-RUN_KEYS = ("plant", "controller", "task", "seeds", "dt", "set")
+RUN_KEYS = ("plant", "controller", "task", "seeds", "dt", "set", "train")
 
 
 @dataclasses.dataclass
@@ -53,6 +58,7 @@ class Entry:
     seeds: list[int]
     sets: dict[str, list[str]]
     dt: str | None = None
+    train: bool = False
 
 
 @dataclasses.dataclass
@@ -71,7 +77,7 @@ class Suite:
     def label(self) -> str:
         return f"{self.name}@{self.version}"
 
-    def threshold(self, task: str, metric: str, default: float | None | object = ...) -> float | None:
+    def threshold(self, task: str, metric: str, default: float | object | None = ...) -> float | None:
         """The regression threshold (a fraction, None = never gate) for ``task``'s ``metric``.
 
         A per-metric entry of the suite wins; otherwise ``default`` when given
@@ -84,12 +90,11 @@ class Suite:
 
     def plan(self, workroot: str | Path = ".bench/runs"):
         """All entries expanded into one :class:`bench.sweep.Plan`."""
-        from .sweep import Plan, plan
 
         jobs, refused, combos = [], [], 0
         for e in self.entries:
             p = plan(e.plants, e.controllers, e.tasks, sets=e.sets, seeds=e.seeds, dt=e.dt, suite=self.label,
-                     workroot=workroot)
+                     workroot=workroot, train=e.train)
             jobs += p.jobs
             refused += p.refused
             combos += p.combinations
@@ -137,14 +142,61 @@ def _names(value: Any, where: str) -> list[str]:
 
 
 def _seeds(value: Any, where: str) -> list[int]:
+    """A count (0..N-1) or a list of seeds (each 0 .. 2**63 - 1), at most ``BENCH_MAX_SEEDS`` of them."""
+    most = max_seeds()
+    valid = f"a count from 1 to {most:,} or a list of seeds from 0 to {INT_MAX:,}"
     if isinstance(value, bool):
-        raise SuiteError(f"{where}: expected a count or a list of seeds, got {value!r}")
+        raise SuiteError(f"{where}: expected {valid}, got {value!r}")
     if isinstance(value, int) and value >= 1:
+        if value > most:
+            raise exceeded(where, value, "BENCH_MAX_SEEDS")
         return list(range(value))
-    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= INT_MAX
                                                 for v in value):
-        return list(value)
-    raise SuiteError(f"{where}: expected a count >= 1 or a list of non-negative seeds, got {value!r}")
+        if len(value) > most:
+            raise exceeded(where, len(value), "BENCH_MAX_SEEDS")
+        return list(dict.fromkeys(value))
+    raise SuiteError(f"{where}: expected {valid}, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters (a suite may hold huge values)."""
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return "a number of more than 30 digits"
+    text = repr(value[:20] if isinstance(value, list) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of arrays and inline tables in TOML ``text`` (strings and comments skipped), found by
+    scanning brackets, so that a hostile file never reaches the parser's recursion."""
+    depth = most = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "\"'":
+            triple = text.startswith(c * 3, i)
+            quote = c * 3 if triple else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if c == '"' and text[i] == "\\":
+                    i += 1
+                elif not triple and text[i] == "\n":
+                    break
+                i += 1
+            i += len(quote)
+            continue
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if c in "[{":
+            depth += 1
+            most = max(most, depth)
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return most
 
 
 def _value(v: Any) -> str:
@@ -158,10 +210,17 @@ def _value(v: Any) -> str:
 def load(text: str, path: Path) -> Suite:
     """Parse and check the TOML ``text`` of the suite file at ``path``."""
     where = str(path)
+    text = text.removeprefix("\ufeff")  # a byte-order mark (Windows editors write one)
+    deepest, most = _depth(text), max_suite_depth()
+    if deepest > most:
+        raise SuiteError(f"{where}: arrays or tables nested {deepest:,} deep; at most {most} "
+                         f"(BENCH_MAX_SUITE_DEPTH; a suite needs about 3)")
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(f"{where}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
+        raise SuiteError(f"{where}: not valid TOML: {str(exc)[:200]}") from None
+    except RecursionError:  # pragma: no cover - _depth keeps files this deep out
+        raise SuiteError(f"{where}: nested too deep to parse") from None
     _check_keys(data, TOP_KEYS, where)
     for key in ("name", "version", "run"):
         if key not in data:
@@ -194,9 +253,13 @@ def load(text: str, path: Path) -> Suite:
         dt = r.get("dt")
         if dt is not None:
             dt = ",".join(map(_value, dt)) if isinstance(dt, list) else _value(dt)
+        train = r.get("train", False)
+        if not isinstance(train, bool):
+            raise SuiteError(f"{here}: train must be true or false, got {train!r}")
         entries.append(Entry(_names(r["plant"], f"{here}: plant"), _names(r["controller"], f"{here}: controller"),
                              _names(r["task"], f"{here}: task"),
-                             _seeds(r["seeds"], f"{here}: seeds") if "seeds" in r else default_seeds, values, dt))
+                             _seeds(r["seeds"], f"{here}: seeds") if "seeds" in r else default_seeds, values, dt,
+                             train))
     thresholds = data.get("thresholds", {})
     if not isinstance(thresholds, dict):
         raise SuiteError(f"{where}: 'thresholds' must be a table of METRIC = \"N%\"")
@@ -214,7 +277,10 @@ def find(name_or_path: str | Path) -> Suite:
         if not path.is_file():
             raise SuiteError(f"--suite {text}: no such file")
         try:
-            return load(path.read_text(encoding="utf-8"), path)
+            size = path.stat().st_size
+            if size > MAX_BYTES:
+                raise SuiteError(f"--suite {text}: {size:,} bytes; a suite file has at most {MAX_BYTES:,}")
+            return load(path.read_text(encoding="utf-8-sig"), path)
         except (OSError, UnicodeDecodeError) as exc:
             raise SuiteError(f"--suite {text}: cannot read: {exc}") from None
     names = builtin_suites()
@@ -223,44 +289,3 @@ def find(name_or_path: str | Path) -> Suite:
                          "(or give the path of a .toml file)")
     res = resources.files("bench") / "suites" / f"{text}.toml"
     return load(res.read_text(encoding="utf-8"), Path(str(res)))
-
-
-# -- bench ci ----------------------------------------------------------------
-def add_parser(sub: Any) -> None:
-    from .sweep import add_executor_arguments
-
-    p = sub.add_parser("ci", help="run a fixed, versioned suite (records the git commit with every run)")
-    p.add_argument("--suite", default="quick", help="built-in suite name or a .toml file (default quick)")
-    p.add_argument("--db", type=Path, default=None, help="results store (default .bench/results.sqlite)")
-    p.add_argument("--summary", type=Path, default=None, metavar="FILE",
-                   help="also write this commit's summary table (markdown) to FILE")
-    add_executor_arguments(p)
-
-
-def cmd_ci(args: Any, out: Any, err: Any) -> int:
-    """``bench ci --suite quick``: the suite as one sweep, then its summary table."""
-    from .cli import db_path
-    from .runner import git_commit
-    from .store import Store
-    from .sweep import execute_plan
-
-    suite = find(args.suite)
-    db = db_path(args.db)
-    sweep_plan = suite.plan(workroot=(db.parent / "runs").resolve())
-    commit = git_commit()
-    out(f"suite {suite.label} ({suite.path}): {len(sweep_plan.jobs)} runs, commit {commit or 'unknown (not a git checkout)'}")
-    report = execute_plan(sweep_plan, args, db, out, err)
-    if report.interrupted:
-        return report.exit_code
-    from .reports import stats
-
-    store = Store(db)
-    where = {"id": report.run_ids}
-    df = store.dataframe(where=where)
-    if report.run_ids:
-        table = stats.markdown(stats.summary(df, runs=store.runs(where)))
-        out(table)
-        if args.summary:
-            args.summary.parent.mkdir(parents=True, exist_ok=True)
-            args.summary.write_text(f"## Suite {suite.label} at {commit}\n\n{table}\n", encoding="utf-8")
-    return report.exit_code

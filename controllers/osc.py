@@ -44,10 +44,27 @@ class OSC(Controller):
     def bind(self, plant) -> None:
         for attr in ("hand_jacobian", "inertia", "hand"):
             if not hasattr(plant, attr):
-                raise InvalidArgument(f"osc needs an arm plant with {attr}(); {getattr(plant, 'name', plant)!r} has none")
+                raise InvalidArgument(f"osc needs an arm plant with {attr}(); "
+                                      f"{getattr(plant, 'name', plant)!r} has none")
         super().bind(plant)
 
     def act(self, observation: np.ndarray, target: np.ndarray | None) -> np.ndarray:
+        """``(n, J)`` joint torques (N·m) pulling each hand to its ``(n, 2)`` target (m)."""
+        return self.track(observation, target)
+
+    def track(self, observation: np.ndarray, position: np.ndarray, velocity: np.ndarray | None = None,
+              acceleration: np.ndarray | None = None) -> np.ndarray:
+        """``(n, J)`` torques (N·m) making the hand follow a moving reference::
+
+            F = Mx (a* + kp (x* - x) + kv (v* - ẋ))
+
+        ``position`` ``(n, 2)`` m, ``velocity`` m/s and ``acceleration`` m/s²
+        (zero when None: :meth:`act`'s fixed target).  With an
+        ``acceleration`` the hand's velocity-product acceleration ``J̇ q̇`` is
+        cancelled too (``F = Mx (a* - J̇ q̇ + ...)``, ``J̇ q̇`` by a central
+        difference of ``hand_jacobian`` along ``q̇``), so a fast reference is
+        followed without the lag those terms cause on a heavy arm.
+        """
         arm = self.plant
         nj = arm.n_joints
         q, dq = observation[:, :nj], observation[:, nj:2 * nj]
@@ -58,9 +75,14 @@ class OSC(Controller):
         mx_inv = jac @ m_inv @ jt
         mx_inv += self.settings.singular_damping * np.eye(2)
         mx = np.linalg.inv(mx_inv)
-        err = target - arm.hand(q)
+        err = position - arm.hand(q)
         vel = (jac @ dq[:, :, None])[:, :, 0]
-        force = (mx @ (self.kp * err - self.kv * vel)[:, :, None])[:, :, 0]
+        if velocity is not None:
+            vel = vel - velocity
+        desired = self.kp * err - self.kv * vel
+        if acceleration is not None:
+            desired = desired + acceleration - self._jdot_dq(q, dq)
+        force = (mx @ desired[:, :, None])[:, :, 0]
         u = (jt @ force[:, :, None])[:, :, 0]
         if self.settings.compensate_bias:
             u = u + arm.bias_torques(q, dq)
@@ -69,3 +91,10 @@ class OSC(Controller):
             null = np.eye(nj) - jt @ np.swapaxes(jbar, 1, 2)
             u = u + (null @ (m @ (-self.settings.kv_null * dq)[:, :, None]))[:, :, 0]
         return u.astype(observation.dtype, copy=False)
+
+    def _jdot_dq(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        """``(n, 2)`` ``J̇(q, q̇) q̇`` (m/s²): the central difference of ``J`` along ``q̇``, times ``q̇``."""
+        h = 1e-6
+        jp = self.plant.hand_jacobian(q + h * dq)
+        jm = self.plant.hand_jacobian(q - h * dq)
+        return ((jp - jm) @ dq[:, :, None])[:, :, 0] / (2 * h)

@@ -1,4 +1,8 @@
-"""Two-link planar arm (the arm of the reference write-ups).
+"""Two-link planar arm (the arm of the reference write-ups), studywolf's ``arm2`` / ``arm2_python``.
+
+Registered as ``arm2`` and, under studywolf/control's name, ``arm2_python``
+(the same factory: same physics and parameters, l = 0.31, 0.27 m,
+m = 1.98, 1.32 kg, studywolf's ``arms/two_link/arm_python.py``).
 
 Description
     Two uniform rods in the horizontal plane (no gravity), joints at the
@@ -42,8 +46,9 @@ import numpy as np
 
 from bench.settings import setting
 
+from .geometry import TWO_LINK
 from .planar import PlanarArm
-from .validation import diagnose, positive_dt
+from .validation import diagnose
 
 
 @dataclass
@@ -67,11 +72,12 @@ class Arm2(PlanarArm):
     n_joints = 2
     state_size = 4
     input_size = 2
+    task_geometry = TWO_LINK
 
     def __init__(self, settings: Arm2Settings | None = None) -> None:
         super().__init__(settings)
         s = self.settings
-        self.dt = positive_dt(s.dt, "arm2")
+        self.dt = float(s.dt)
         self.l1, self.l2, self.m1, self.m2 = float(s.l1), float(s.l2), float(s.m1), float(s.m2)
         self.link_lengths = np.array([self.l1, self.l2])
         self.start_q = np.array([0.75613, 1.8553])

@@ -1,17 +1,30 @@
-"""Three-link planar arm (the classic benchmark arm, links 2.0, 1.2, 0.7 m).
+"""Three-link planar arms: studywolf's ``arm3`` and the light-rod ``arm3_rods``.
 
 Description
-    Three uniform slender rods joined by revolute joints, the first at the
-    origin; torque-driven.  By default the arm moves in a horizontal plane
-    (no gravity) without joint friction; ``gravity`` (m/s², pulling towards
-    -y) and viscous joint ``damping`` (N·m·s/rad) can be switched on.  The
-    Gymnasium adapter lives in :mod:`bench.plants.envs`.
+    Three rigid links joined by revolute joints, the first at the origin;
+    torque-driven.  By default the arm moves in a horizontal plane (no
+    gravity) without joint friction; ``gravity`` (m/s², pulling towards -y)
+    and viscous joint ``damping`` (N·m·s/rad) can be switched on.  This
+    module is the model (kinematics, dynamics, exact Jacobians of the step);
+    the Gymnasium adapters live in :mod:`bench.plants.envs`.
 
-Body parameters (chosen here; document any change)
-    Link ``i`` has length ``l_i`` = (2.0, 1.2, 0.7) m and mass ``m_i``
-    (default (2.0, 1.2, 0.7) kg: 1 kg per metre of link); it is a uniform
-    rod, so its centre of mass is at ``r_i = l_i / 2`` from its proximal
-    joint and its inertia about that centre is ``I_i = m_i l_i² / 12``.
+Body parameters
+    Both arms have links ``l`` = (2.0, 1.2, 0.7) m with each centre of mass
+    half-way along its link (``r_i = l_i / 2``).
+
+    ``arm3`` (:class:`Arm3`), studywolf/control's ``arms/three_link/arm.py``:
+    masses ``m_i`` = 10 kg and moments of inertia about the centres of mass
+    ``izz_i`` = 100 kg·m², start posture ``q = [π/5.5, π/1.7, π/6]`` rad (hand
+    near (0.10, 2.01) m).  studywolf's MapleSim variants are settings:
+    ``gravity=9.81`` (``arm3link_gravity``), ``damping=1.0``
+    (``arm3link_damping``: 1 N·m·s/rad per joint), both
+    (``arm3link_gravity_damping``), and ``mass_scale=0.001``
+    (``arm3linksmallmass``: every mass and inertia × 0.001).
+
+    ``arm3_rods`` (:class:`Arm3Rods`), the arm ctrlbench shipped as ``arm3``
+    before: uniform slender rods with masses ``m_i`` (default (2.0, 1.2, 0.7)
+    kg: 1 kg per metre of link) and ``I_i = m_i l_i² / 12``; start posture
+    ``q = [0.5, 1.7, 0.8]`` rad (hand at about (0.36, 2.03) m).
 
 Action Space
     Joint torques ``u = [u0, u1, u2]`` in N·m.
@@ -21,7 +34,7 @@ Observation Space
     then joint velocities (rad/s).
 
 Starting State
-    ``q = [0.5, 1.7, 0.8]`` rad (hand at about (0.36, 2.03) m), ``dq = 0``.
+    The arm's start posture (above) at rest, ``dq = 0``.
 
 Dynamics (Lagrangian, derived in absolute link angles)
     With ``phi_i = q_0 + … + q_i``, ``w = dphi/dt``, ``M_i = Σ_{k>i} m_k``,
@@ -37,7 +50,9 @@ Dynamics (Lagrangian, derived in absolute link angles)
     In joint coordinates (``phi = L q`` with L lower-triangular ones) this is
     ``M(q) ddq + h(q, dq) = u`` with ``M = Lᵀ Q L`` and
     ``h = Lᵀ (c + gv) + damping·dq``.  Integrated by semi-implicit Euler
-    (:mod:`bench.plants.planar`).
+    (:mod:`bench.plants.planar`).  studywolf's own simulation is a MapleSim
+    export (explicit Euler at 10 µs) whose compiled bodies differ from the
+    parameters its controllers use; here model and simulation are one.
 
 Jacobians
     Differentiating ``Q dw/dt = r`` with ``P_ij = a_ij sin(phi_i - phi_j)``:
@@ -48,17 +63,23 @@ Jacobians
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from bench.settings import setting
 
+from .geometry import THREE_LINK
 from .planar import PlanarArm
-from .validation import diagnose, positive_dt
+from .validation import diagnose
 
 LINK_LENGTHS = (2.0, 1.2, 0.7)
-START_Q = (0.5, 1.7, 0.8)
+#: studywolf's start posture of its three-link arm (rad).
+START_Q = (math.pi / 5.5, math.pi / 1.7, math.pi / 6)
+#: The start posture of ``arm3_rods`` (rad).
+RODS_START_Q = (0.5, 1.7, 0.8)
 
 # Entry (i, j) of a 3x3 matrix of link pairs -> row of [diag, (0,1), (0,2), (1,2)] / its sign.
 _PAIR = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0]])
@@ -72,56 +93,80 @@ _D = np.array([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 1.0]])
 _DIAG = np.arange(3)
 
 
+def _three(values: tuple[float, ...], what: str) -> None:
+    if len(values) != 3:
+        raise ValueError(f"{what} must hold 3 values (one per link), got {len(values)}")
+
+
 @dataclass
 class Arm3Settings:
+    dt: float = setting(1e-3, "integration step", unit="s", gt=0, le=1.0)
+    gravity: float = setting(0.0, "gravitational acceleration along -y (0: horizontal arm; studywolf's "
+                                  "gravity variant: 9.81)", unit="m/s²", ge=0)
+    damping: float = setting(0.0, "viscous friction of every joint (studywolf's damping variant: 1.0)",
+                             unit="N·m·s/rad", ge=0)
+    masses: tuple[float, ...] = setting((10.0, 10.0, 10.0), "link masses", unit="kg", gt=0)
+    inertias: tuple[float, ...] = setting((100.0, 100.0, 100.0), "link moments of inertia about their centres "
+                                          "of mass (z axis)", unit="kg·m²", gt=0)
+    mass_scale: float = setting(1.0, "factor on every mass and inertia (studywolf's small-mass variant: 0.001)",
+                                gt=0)
+
+    def __post_init__(self) -> None:
+        _three(self.masses, "masses")
+        _three(self.inertias, "inertias")
+
+
+@dataclass
+class Arm3RodsSettings:
     dt: float = setting(1e-3, "integration step", unit="s", gt=0, le=1.0)
     gravity: float = setting(0.0, "gravitational acceleration along -y (0: horizontal arm)", unit="m/s²", ge=0)
     damping: float = setting(0.0, "viscous friction of every joint", unit="N·m·s/rad", ge=0)
     masses: tuple[float, ...] = setting((2.0, 1.2, 0.7), "link masses (uniform rods)", unit="kg", gt=0)
 
     def __post_init__(self) -> None:
-        if len(self.masses) != 3:
-            raise ValueError(f"masses must hold 3 values (one per link), got {len(self.masses)}")
+        _three(self.masses, "masses")
 
 
-class Arm3(PlanarArm):
+class ThreeLinkArm(PlanarArm):
     """Batched three-link arm; see the module docstring for the model.
 
-    dt : float, seconds
-    gravity : float, m/s²
-    damping : float, N·m·s/rad
-    masses : three floats, kilograms
+    Subclasses set ``Settings`` and :meth:`_body` (masses in kg, moments of
+    inertia about the centres of mass in kg·m², start posture in rad).
     """
 
-    Settings = Arm3Settings
     n_joints = 3
     state_size = 6
     input_size = 3
+    task_geometry = THREE_LINK
 
-    def __init__(self, settings: Arm3Settings | None = None) -> None:
+    def __init__(self, settings=None) -> None:
         super().__init__(settings)
         s = self.settings
-        self.dt = positive_dt(s.dt, "arm3")
+        self.dt = float(s.dt)
         self.gravity = float(s.gravity)
         self.damping = float(s.damping)
         self.link_lengths = np.array(LINK_LENGTHS)
-        self.start_q = np.array(START_Q)
-        m = np.array([float(v) for v in s.masses])
-        l = self.link_lengths
+        m, inertia, start_q = self._body()
+        self.start_q = np.array(start_q, dtype=float)
+        lengths = self.link_lengths
         self.masses = m
-        self.com = l / 2
-        self.com_inertia = m * l**2 / 12
+        self.com = lengths / 2
+        self.com_inertia = inertia
         beyond = np.array([m[1:].sum(), m[2:].sum(), 0.0])
-        self.b = m * self.com + l * beyond
+        self.b = m * self.com + lengths * beyond
         a = np.empty((3, 3))
         for i in range(3):
-            a[i, i] = self.com_inertia[i] + m[i] * self.com[i] ** 2 + l[i] ** 2 * beyond[i]
+            a[i, i] = self.com_inertia[i] + m[i] * self.com[i] ** 2 + lengths[i] ** 2 * beyond[i]
             for j in range(i + 1, 3):
-                a[i, j] = a[j, i] = l[i] * self.b[j]
+                a[i, j] = a[j, i] = lengths[i] * self.b[j]
         self.a = a
         self.a_diag = a.diagonal().copy()
         self.a_pair = np.array([a[0, 1], a[0, 2], a[1, 2]])
         self._constants = {np.dtype(t): self._tables(t) for t in (np.float32, np.float64)}
+
+    def _body(self) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+        """``(masses (3,) kg, inertias about the centres of mass (3,) kg·m², start q (3,) rad)``."""
+        raise NotImplementedError
 
     def _tables(self, dtype: type) -> dict[str, np.ndarray]:
         """Constant matrices of the model in ``dtype`` (batch-first products).
@@ -281,5 +326,43 @@ class Arm3(PlanarArm):
         check = full.reshape(-1)
         xv = x.reshape(-1)
         if not np.isfinite(check @ check + xv @ xv):
-            diagnose(f"{self.name or 'arm3'}.jacobians", full, x=x, u=u)
+            diagnose(f"{self.name or type(self).__name__.lower()}.jacobians", full, x=x, u=u)
         return a_, b_
+
+
+class Arm3(ThreeLinkArm):
+    """studywolf's three-link arm: 10 kg links, 100 kg·m² about each centre of mass.
+
+    dt : float, seconds
+    gravity : float, m/s²
+    damping : float, N·m·s/rad
+    masses : three floats, kilograms
+    inertias : three floats, kg·m² (about each link's centre of mass)
+    mass_scale : float, factor on masses and inertias
+    """
+
+    Settings = Arm3Settings
+
+    def _body(self) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+        s = self.settings
+        scale = float(s.mass_scale)
+        return (scale * np.array([float(v) for v in s.masses]),
+                scale * np.array([float(v) for v in s.inertias]), START_Q)
+
+
+class Arm3Rods(ThreeLinkArm):
+    """Three uniform slender rods (1 kg per metre by default), ctrlbench's former ``arm3``.
+
+    dt : float, seconds
+    gravity : float, m/s²
+    damping : float, N·m·s/rad
+    masses : three floats, kilograms (each link a uniform rod: I = m l² / 12)
+    """
+
+    Settings = Arm3RodsSettings
+    #: studywolf's three-link task geometry, with the postural push scaled to these light rods
+    task_geometry = dataclasses.replace(THREE_LINK, postural_force=None)
+
+    def _body(self) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+        m = np.array([float(v) for v in self.settings.masses])
+        return m, m * self.link_lengths**2 / 12, RODS_START_Q

@@ -50,7 +50,7 @@ from bench.api import PlantModel
 from bench.errors import InvalidArgument
 from bench.settings import setting
 
-from .validation import diagnose, input_batch, positive_dt, state_batch
+from .validation import diagnose, input_batch, state_batch
 
 GRAVITY = 9.8
 MASS_CART = 1.0
@@ -83,10 +83,8 @@ class CartPole(PlantModel):
     def __init__(self, settings: CartPoleSettings | None = None) -> None:
         super().__init__(settings)
         s = self.settings
-        self.dt = positive_dt(s.dt, "cartpole")
+        self.dt = float(s.dt)  # settings are checked on construction (bench.api.Component)
         self.force_mag = float(s.force_mag)
-        if s.integrator not in ("euler", "semi-implicit"):
-            raise InvalidArgument(f"cartpole: integrator must be 'euler' or 'semi-implicit', got {s.integrator!r}")
         self.euler = s.integrator == "euler"
         self.gravity = GRAVITY
         self.masscart = MASS_CART
@@ -121,7 +119,8 @@ class CartPole(PlantModel):
         if a.ndim != 1:
             raise InvalidArgument(f"{self.who}.action_force: a must have shape (n,) or (n, 1), got {a.shape}")
         if a.dtype.kind not in "biu" or (a.dtype.kind != "b" and a.size and (a.min() < 0 or a.max() > 1)):
-            raise InvalidArgument(f"{self.who}.action_force: actions must be integers in {{0, 1}}, got {a[:8].tolist()}")
+            raise InvalidArgument(f"{self.who}.action_force: actions must be integers in {{0, 1}}, "
+                                  f"got {a[:8].tolist()}")
         force = a * (2.0 * self.force_mag) - self.force_mag   # exactly ±force_mag
         return force.astype(dtype, copy=False)[:, None]
 

@@ -147,7 +147,7 @@ class PlanarArm(ArmModel):
         """``(n,)`` kinetic energy (J) ``½ dqᵀ M(q) dq``."""
         x = state_batch(x, self.state_size, f"{self.name or type(self).__name__.lower()}.kinetic_energy")
         nj = self.n_joints
-        q, dq = x[:, :nj], x[:, nj:]
+        q, dq = x[:, :nj], x[:, nj:2 * nj]
         return 0.5 * np.einsum("ni,nij,nj->n", dq, self.inertia(q), dq)
 
     def potential_energy(self, q: np.ndarray) -> np.ndarray:

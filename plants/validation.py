@@ -14,8 +14,6 @@ takes the dtype of the state ``x``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from bench.errors import Diverged, InvalidArgument
@@ -77,14 +75,3 @@ def diagnose(who: str, out: np.ndarray, **arguments: np.ndarray) -> None:
         row = int(np.argmax(bad.reshape(out.shape[0], -1).any(axis=1)))
         raise Diverged(f"{who}: the result is not finite (row {row}) although every argument is: "
                        f"the simulation diverged; use a smaller dt or smaller inputs")
-
-
-def positive_dt(dt: float, who: str) -> float:
-    """``dt`` as a float, refusing ``dt <= 0`` or non-finite values."""
-    try:
-        dt = float(dt)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{who}: dt must be a number of seconds > 0, got {dt!r}") from None
-    if not (math.isfinite(dt) and dt > 0):
-        raise InvalidArgument(f"{who}: dt must be a finite number of seconds > 0, got {dt!r}")
-    return dt

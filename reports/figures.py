@@ -4,13 +4,15 @@ Each figure function takes the store and the tidy table of the runs to show
 and returns the :class:`Figure` files it wrote (none when the runs lack the
 frames it needs: a report degrades, it never fails for a missing frame).
 
+* :func:`against_settings` - each task's headline metrics against every
+  numeric setting swept, one line per value of the other swept settings,
+  with 95% bootstrap CI bands;
 * :func:`learning_curves` - every per-batch / per-step frame (``curve`` of
   the balance task, AHF training curves, accuracy over time of the
   classifier, any plugin's frame with a step-like first column): the mean
   over seeds with a shaded 95% bootstrap CI band, one line per controller;
 * :func:`reach_paths` - reach trajectories drawn on the arm at its start
   posture, one panel per controller;
-* :func:`rasters` - spike rasters (frames with ``t`` and ``neuron`` columns);
 * :func:`pareto` - each run's (accuracy, latency) point and the front of the
   runs no other run beats on both;
 * :func:`run_images` - PNG artifacts runs saved themselves (the spiking
@@ -22,13 +24,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .stats import band, pareto_front
+from .animation import ARM_FRAME
+from .stats import band, bootstrap_ci, flat_settings, pareto_front, pick_headline, swept
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +62,7 @@ class Figure:
     path: Path
     caption: str = ""
     task: str = ""
+    wide: bool = False  # several panels side by side: shown at full width
 
 
 def _pyplot():
@@ -75,8 +79,9 @@ def _slug(text: str) -> str:
 
 
 def frames_by_run(store: Any, run_ids: Sequence[int]) -> dict[int, list[str]]:
-    """Names of the frames each run stored."""
-    return {int(i): store.run(int(i))["frames"] for i in run_ids}
+    """Names of the frames each run stored (one query for all: no frame is read)."""
+    names = store.frame_names([int(i) for i in run_ids])
+    return {int(i): names.get(int(i), []) for i in run_ids}
 
 
 def _runs(df: pd.DataFrame) -> pd.DataFrame:
@@ -87,6 +92,11 @@ def _runs(df: pd.DataFrame) -> pd.DataFrame:
 def _label(row: Any, variants: dict[str, str]) -> str:
     v = variants.get(row.settings_hash, "")
     return row.controller + (f" ({v})" if v else "")
+
+
+def _legend_outside(ax: Any) -> Any:
+    """The legend to the right of the axes, never over the curves (``savefig(bbox_inches="tight")`` keeps it)."""
+    return ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
 
 
 def _save(fig: Any, out: Path, name: str) -> Path:
@@ -116,37 +126,81 @@ def _y_columns(name: str, frame: pd.DataFrame, x: str) -> list[str]:
     return (preferred or plain)[:MAX_CURVES_PER_FRAME]
 
 
+#: Lines drawn in one learning-curve figure at most (settings variants beyond it are left out, every controller
+#: keeping one line first), and runs (the lowest seeds) averaged in one line: a report reads no more frames.
+MAX_LINES = 10
+MAX_SEEDS = 20
+
+
+def _pick_lines(lines: dict[str, Any], controllers: dict[str, str], limit: int) -> list[str]:
+    """At most ``limit`` of the ``lines`` (label → runs), taking each controller's first line in turn."""
+    queues: dict[str, list[str]] = {}
+    for label in lines:
+        queues.setdefault(controllers[label], []).append(label)
+    picked: list[str] = []
+    while len(picked) < min(limit, len(lines)):
+        for queue in queues.values():
+            if queue and len(picked) < limit:
+                picked.append(queue.pop(0))
+    return [label for label in lines if label in picked]
+
+
 def learning_curves(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
-                    frames: dict[int, list[str]] | None = None) -> list[Figure]:
-    """Mean over seeds with a 95% bootstrap CI band, one line per controller (and settings variant)."""
+                    frames: dict[int, list[str]] | None = None, max_lines: int = MAX_LINES,
+                    max_seeds: int = MAX_SEEDS) -> list[Figure]:
+    """Mean over seeds with a 95% bootstrap CI band, one line per controller (and settings variant).
+
+    At most ``max_lines`` lines per figure (each controller's first variant first) and the ``max_seeds``
+    lowest seeds per line: only their frames are read, one at a time, each reduced to its curves at once.
+    """
     plt = _pyplot()
     runs = _runs(df)
     variants = variants or {}
     frames = frames if frames is not None else frames_by_run(store, runs["run_id"])
     figures = []
     for (plant, task), group in runs.groupby(["plant", "task"], sort=False):
+        labels = [_label(r, variants) for r in group.itertuples(index=False)]
         names = sorted({n for i in group["run_id"] for n in frames.get(int(i), [])})
         for name in names:
-            loaded = {int(i): store.frame(int(i), name) for i in group["run_id"] if name in frames.get(int(i), [])}
-            sample = next(iter(loaded.values()))
+            if name == ARM_FRAME:   # arm postures: animated (bench.reports.animation), not drawn as curves
+                continue
+            lines: dict[str, Any] = {}   # label → its runs, lowest seed first
+            controllers: dict[str, str] = {}
+            for label, ctrl, seed, run_id in zip(labels, group["controller"], group["seed"], group["run_id"]):
+                if name in frames.get(int(run_id), []):
+                    lines.setdefault(label, []).append((int(seed), int(run_id)))
+                    controllers[label] = str(ctrl)
+            lines = {label: [i for _, i in sorted(pairs)] for label, pairs in lines.items()}
+            drawn_labels = _pick_lines(lines, controllers, max_lines)
+            sample = store.frame(lines[drawn_labels[0]][0], name)
             x = _x_column(sample)
             if x is None or "neuron" in sample.columns:
                 continue
-            for y in _y_columns(name, sample, x):
+            ys = _y_columns(name, sample, x)
+            if not ys:
+                continue
+            curves: dict[str, list[pd.DataFrame]] = {}
+            for label in drawn_labels:
+                for run_id in lines[label][:max_seeds]:
+                    f = store.frame(run_id, name)
+                    have = [y for y in ys if y in f.columns]
+                    if x in f.columns and have:
+                        curves.setdefault(label, []).append(f.groupby(x)[have].mean())
+                    del f
+            left_out = len(lines) - len(drawn_labels)
+            for y in ys:
                 fig, ax = plt.subplots(figsize=(6.4, 3.6))
                 drawn = 0
-                for label, lines in group.groupby(group.apply(lambda r: _label(r, variants), axis=1), sort=False):
-                    curves = []
-                    for i in lines["run_id"]:
-                        f = loaded.get(int(i))
-                        if f is not None and x in f.columns and y in f.columns:
-                            curves.append(f.groupby(x)[y].mean())
-                    if not curves:
+                for label in drawn_labels:
+                    mine = [c[y] for c in curves.get(label, []) if y in c.columns]
+                    if not mine:
                         continue
-                    table = np.asarray(_align(curves))
-                    xs = np.asarray(sorted(set().union(*(c.index for c in curves))), dtype=float)
+                    table = np.asarray(_align(mine))
+                    xs = np.asarray(sorted(set().union(*(c.index for c in mine))), dtype=float)
                     mean, lo, hi = band(table)
-                    line, = ax.plot(xs, mean, label=f"{label} (n={len(curves)})")
+                    n_all = len(lines[label])
+                    shown = f"n={len(mine)}" + (f" of {n_all}" if n_all > len(mine) else "")
+                    line, = ax.plot(xs, mean, label=f"{label} ({shown})")
                     ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.25, linewidth=0)
                     drawn += 1
                 if not drawn:
@@ -156,10 +210,15 @@ def learning_curves(store: Any, df: pd.DataFrame, out: Path, variants: dict[str,
                 ax.set_ylabel(y)
                 ax.set_title(f"{task} on {plant}: {y} per {x}, mean over seeds", fontsize=10)
                 ax.grid(alpha=0.3)
-                ax.legend(fontsize=8)
+                _legend_outside(ax)
                 path = _save(fig, out, f"{task}-{plant}-{name}-{y}")
-                figures.append(Figure(f"{task} on {plant}: {y} per {x}", path,
-                                      f"mean over seeds, shaded: 95% bootstrap CI ({name} frame)", task))
+                caption = f"mean over seeds, shaded: 95% bootstrap CI ({name} frame)"
+                if left_out:
+                    caption += (f"; {drawn} of {len(lines)} settings variants drawn (each controller's first "
+                                f"variants)")
+                if any(len(lines[label]) > max_seeds for label in drawn_labels):
+                    caption += f"; at most the {max_seeds} lowest seeds per line"
+                figures.append(Figure(f"{task} on {plant}: {y} per {x}", path, caption, task))
     return figures
 
 
@@ -173,14 +232,14 @@ def _align(curves: list[pd.Series]) -> np.ndarray:
 # -- reach ------------------------------------------------------------------------------
 def _plant_from_settings(settings_json: str) -> Any:
     """The arm a run used, rebuilt from its stored settings (None if it cannot be)."""
-    import bench
+    from bench.session import plant
 
     try:
         part = dict(json.loads(settings_json)["plant"])
         name = part.pop("name")
-        arm = bench.plant(name, **part)
+        arm = plant(name, **part)
         return arm if hasattr(arm, "joint_positions") and hasattr(arm, "start_q") else None
-    except Exception:  # noqa: BLE001 - a plant that cannot be rebuilt is drawn without its arm
+    except Exception:
         return None
 
 
@@ -216,33 +275,6 @@ def reach_paths(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str
     return figures
 
 
-# -- spiking classifier -------------------------------------------------------------------
-def rasters(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
-            frames: dict[int, list[str]] | None = None, max_points: int = 20000) -> list[Figure]:
-    """Spike rasters: any frame with ``t`` (or ``step``) and ``neuron`` columns, first seed per controller."""
-    plt = _pyplot()
-    runs = _runs(df)
-    variants = variants or {}
-    frames = frames if frames is not None else frames_by_run(store, runs["run_id"])
-    figures = []
-    for row in runs.sort_values("seed").drop_duplicates(["plant", "controller", "task", "settings_hash"]).itertuples():
-        for name in frames.get(int(row.run_id), []):
-            f = store.frame(int(row.run_id), name)
-            tcol = next((c for c in ("t", "time", "step") if c in f.columns), None)
-            if "neuron" not in f.columns or tcol is None:
-                continue
-            f = f.iloc[:max_points]
-            fig, ax = plt.subplots(figsize=(6.4, 3.0))
-            ax.scatter(f[tcol], f["neuron"], s=1, marker="|", color="k")
-            ax.set_xlabel(tcol)
-            ax.set_ylabel("neuron")
-            ax.set_title(f"{row.task} on {row.plant}: {_label(row, variants)} spikes (seed {row.seed})")
-            path = _save(fig, out, f"raster-{row.plant}-{row.controller}-{row.task}-{name}")
-            figures.append(Figure(f"spike raster: {_label(row, variants)} on {row.plant}", path, f"{name} frame",
-                                  row.task))
-    return figures
-
-
 def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
            frames: dict[int, list[str]] | None = None) -> list[Figure]:
     """Accuracy against latency per run, with the Pareto front, for tasks reporting both."""
@@ -273,27 +305,71 @@ def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | N
         ax.set_ylabel(acc)
         ax.set_title(f"{task} on {plant}: {acc} vs {lat}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _legend_outside(ax)
         path = _save(fig, out, f"pareto-{plant}-{task}")
         figures.append(Figure(f"{task} on {plant}: accuracy/latency Pareto front", path,
                               f"one point per run; dashed: runs no other run beats on both {acc} and {lat}", task))
     return figures
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def artifact_file(store: Any, path: str) -> tuple[Path | None, str]:
+    """``(file, "")`` when an artifact's ``path`` is a PNG inside the store's own runs folder
+    (``<store folder>/runs``, where every run works), after following links; else ``(None, why)`` (``why``
+    empty for a file that is simply gone).  A store names its artifacts itself, so a crafted one could name
+    any file: only its own runs' PNGs are ever copied into a report."""
+    home = Path(store.path).resolve().parent
+    runs = home / "runs"
+    try:
+        src = (home / str(path)).resolve()  # a relative path counts from the store's folder, not from here
+    except (OSError, RuntimeError, ValueError):
+        return None, "a path that cannot be resolved"
+    if not src.is_relative_to(runs):
+        return None, f"outside the store's runs folder {runs}"
+    if src.suffix.lower() != ".png":
+        return None, "not a .png file"
+    try:
+        with open(src, "rb") as fh:
+            if fh.read(len(PNG_MAGIC)) != PNG_MAGIC:
+                return None, "not a PNG image"
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    return src, ""
+
+
+def _image_artifacts(store: Any, df: pd.DataFrame) -> Iterator[tuple[Any, str, str, Path | None, str]]:
+    """``(run row, name, stored path, file or None, why not)`` of each ``.png`` artifact of the first seed of
+    each combination (the ones a report shows)."""
+    runs = _runs(df).sort_values("seed").drop_duplicates(["plant", "controller", "task", "settings_hash"])
+    for row in runs.itertuples(index=False):
+        for name, path in store.run(int(row.run_id))["artifacts"].items():
+            if str(path).lower().endswith(".png"):
+                yield (row, name, str(path), *artifact_file(store, path))
+
+
+def refused_artifacts(store: Any, df: pd.DataFrame) -> list[tuple[int, str, str, str]]:
+    """``(run id, name, path, why)`` of each image artifact a report does not copy (:func:`artifact_file`)."""
+    if df.empty:
+        return []
+    return [(int(row.run_id), name, path, why) for row, name, path, src, why in _image_artifacts(store, df)
+            if src is None and why]
+
+
 def run_images(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
                frames: dict[int, list[str]] | None = None) -> list[Figure]:
     """PNG artifacts a run saved itself (e.g. the classifier's raster and accuracy plots), first seed of each
-    combination; artifacts whose files are gone are skipped."""
+    combination; artifacts whose files are gone are skipped, and only PNGs inside the store's own runs folder
+    are copied (:func:`artifact_file`; :func:`refused_artifacts` lists the others)."""
     import shutil
 
     variants = variants or {}
     figures = []
-    runs = _runs(df).sort_values("seed").drop_duplicates(["plant", "controller", "task", "settings_hash"])
-    for row in runs.itertuples(index=False):
-        for name, path in store.run(int(row.run_id))["artifacts"].items():
-            src = Path(path)
-            if src.suffix.lower() != ".png" or not src.is_file():
-                continue
+    for row, name, _, src, _ in _image_artifacts(store, df):
+        if src is not None:
             out.mkdir(parents=True, exist_ok=True)
             dest = out / f"{_slug(f'run{row.run_id}-{name}')}.png"
             shutil.copyfile(src, dest)
@@ -302,7 +378,105 @@ def run_images(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str]
     return figures
 
 
-ALL: tuple[Callable[..., list[Figure]], ...] = (reach_paths, learning_curves, pareto, rasters, run_images)
+# -- metrics against swept settings -------------------------------------------------------
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _value_label(v: Any) -> str:
+    from .stats import fmt
+
+    return fmt(v) if _number(v) else str(v)
+
+
+def _line_label(flat: dict[str, Any], controller: str, others: list[str], several: bool) -> str:
+    """``osc, reach.force=0.03``: a line's legend entry (the controller when several share the figure)."""
+    if len(others) == 1 and not several and others[0] in flat:   # the legend's title names the setting
+        return _value_label(flat[others[0]])
+    parts = [f"{k}={_value_label(flat.get(k))}" for k in others if k in flat]
+    return ", ".join(([controller] if several or not parts else []) + parts)
+
+
+def against_settings(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
+                     frames: dict[int, list[str]] | None = None, max_panels: int = 4) -> list[Figure]:
+    """Each task's headline metrics against each numeric setting swept on a plant (x), one line per value of
+    the other swept settings (and controller), mean over seeds with a shaded 95% bootstrap CI band.
+
+    ``bench sweep digits snn classify --set snn.scale_firing_rates=1,5,20,100 --set snn.synapse=0,0.005,0.01``
+    gives spiking accuracy (and the other headline metrics) against the scale, one line per synapse, and
+    against the synapse, one line per scale.  One figure per (plant, task, setting), a panel per metric.
+    """
+    plt = _pyplot()
+    runs = _runs(df)
+    figures = []
+    for (plant, task), group in runs.groupby(["plant", "task"], sort=False):
+        flat = flat_settings(group)
+        keys = swept(group, flat)
+        mine = df[df["run_id"].isin(group["run_id"])]
+        better = dict(zip(mine["metric"], mine["better"]))
+        units = dict(zip(mine["metric"], mine["unit"]))
+        wide = mine.pivot_table(index="run_id", columns="metric", values="value", aggfunc="first", dropna=False)
+        metrics = [m for m in pick_headline(str(task), list(dict.fromkeys(mine["metric"])), better)
+                   if wide[m].notna().any()][:max_panels]
+        if not metrics:
+            continue
+        for x in keys:
+            values = {h: f[x] for h, f in flat.items() if x in f}
+            if len({v for v in values.values() if _number(v)}) < 2 or not all(map(_number, values.values())):
+                continue
+            sub = group[group["settings_hash"].isin(values)]
+            others = [k for k in swept(sub, flat) if k != x]
+            several = sub["controller"].nunique() > 1
+            sub = sub.assign(line=[_line_label(flat[r.settings_hash], r.controller, others, several)
+                                   for r in sub.itertuples(index=False)],
+                             x=[float(values[h]) for h in sub["settings_hash"]])
+            fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
+            handles: dict[str, Any] = {}
+            for ax, m in zip(axes[0], metrics):
+                for label, lines in sub.groupby("line", sort=False):
+                    xs, mean, lo, hi = [], [], [], []
+                    for xv, pts in sorted(lines.groupby("x"), key=lambda t: t[0]):
+                        v = wide.loc[pts["run_id"], m].to_numpy(dtype=float)
+                        v = v[np.isfinite(v)]
+                        if not v.size:
+                            continue
+                        a, b = bootstrap_ci(v)
+                        xs.append(xv)
+                        mean.append(float(v.mean()))
+                        lo.append(a)
+                        hi.append(b)
+                    if not xs:
+                        continue
+                    color = handles[label].get_color() if label in handles else None
+                    line, = ax.plot(xs, mean, "-o", ms=3, lw=1.2, color=color, label=label)
+                    ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+                    handles.setdefault(label, line)
+                xv = sorted(set(sub["x"]))
+                if xv[0] > 0 and xv[-1] / xv[0] >= 20:
+                    ax.set_xscale("log")
+                ax.set_xlabel(x, fontsize=8)
+                arrow = {"lower": " (↓ better)", "higher": " (↑ better)"}.get(better.get(m, ""), "")
+                ax.set_ylabel(m + (f" [{units[m]}]" if units.get(m) else ""), fontsize=8)
+                ax.set_title(m + arrow, fontsize=9)
+                ax.grid(alpha=0.3)
+                ax.tick_params(labelsize=7)
+            if not handles:
+                plt.close(fig)
+                continue
+            if len(handles) > 1 or next(iter(handles)):
+                fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.92),
+                           fontsize=7, frameon=False, title=", ".join(others) or None, title_fontsize=7)
+            fig.suptitle(f"{task} on {plant}: headline metrics against {x}", fontsize=10)
+            fig.tight_layout()
+            path = _save(fig, out, f"{task}-{plant}-against-{x}")
+            figures.append(Figure(f"{task} on {plant}: against {x}", path,
+                                  f"mean over seeds at each {x}, shaded: 95% bootstrap CI"
+                                  + (f"; one line per {', '.join(others)}" if others else ""), str(task),
+                                  wide=len(metrics) > 1))
+    return figures
+
+
+ALL: tuple[Callable[..., list[Figure]], ...] = (against_settings, reach_paths, learning_curves, pareto, run_images)
 
 
 def make_all(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None) -> list[Figure]:
@@ -313,4 +487,110 @@ def make_all(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] |
     figures: list[Figure] = []
     for make in ALL:
         figures += make(store, df, out, variants=variants, frames=frames)
+    return figures
+
+
+# -- across tasks: IQM and performance profiles ---------------------------------------------
+AGGREGATE = "(across tasks)"
+
+
+def aggregate_figures(agg: Any, out: Path) -> list[Figure]:
+    """The aggregate statistics of :func:`bench.reports.aggregate.aggregate`: IQM and mean normalised score
+    per algorithm with their 95% stratified bootstrap CIs, and the performance profiles with bands."""
+    plt = _pyplot()
+    t = agg.table
+    if t.empty:
+        return []
+    figures = []
+    names = list(t["algorithm"])
+    y = np.arange(len(names))[::-1]
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 0.6 + 0.42 * len(names)), sharey=True, squeeze=False)
+    for ax, (stat, title) in zip(axes[0], (("iqm", "IQM"), ("mean", "mean"))):
+        point = t[stat].to_numpy(dtype=float)
+        low, high = t[f"{stat}_low"].to_numpy(dtype=float), t[f"{stat}_high"].to_numpy(dtype=float)
+        err = np.vstack([point - low, high - point])
+        ax.errorbar(point, y, xerr=err, fmt="o", ms=4, capsize=3, color="C0")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlabel(f"{title} of the normalised score", fontsize=8)
+        ax.grid(alpha=0.3, axis="x")
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_yticks(y, names)
+    fig.tight_layout()
+    path = _save(fig, out, "aggregate-iqm")
+    figures.append(Figure("across tasks: IQM and mean normalised score", path,
+                          "dots: the statistic over every run of every task the algorithm ran; bars: 95% stratified "
+                          "bootstrap CI (runs resampled within each task)", AGGREGATE))
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    for name in names:
+        frac, lo, hi = agg.profiles[name]
+        line, = ax.plot(agg.taus, frac, lw=1.4, label=name)
+        ax.fill_between(agg.taus, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel("normalised score τ", fontsize=8)
+    ax.set_ylabel("fraction of runs with score > τ", fontsize=8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=7)
+    _legend_outside(ax)
+    path = _save(fig, out, "aggregate-profiles")
+    figures.append(Figure("across tasks: performance profiles", path,
+                          "fraction of each algorithm's runs (over all its tasks) scoring above τ; shaded: 95% "
+                          "stratified bootstrap band", AGGREGATE))
+    return figures
+
+
+# -- history: metrics against commits ------------------------------------------------------
+MAX_COMMIT_LABELS = 24
+
+
+def history_figures(h: Any, out: Path, metrics: dict[str, list[str]] | None = None) -> list[Figure]:
+    """One figure per task and metric of a :class:`bench.history.History`: the mean over seeds at each commit
+    (oldest left) with its 95% bootstrap CI, one line per plant, controller and settings; each significant
+    step is circled in red and its commit named.  ``metrics``: task → the metrics to draw (default all)."""
+    plt = _pyplot()
+    pts = h.points
+    if pts.empty:
+        return []
+    labels = [str(c).partition("+")[0][:8] + ("+" if "+" in str(c) else "") for c in h.commits["commit"]]
+    flagged = h.flagged
+    figures = []
+    for task, tp in pts.groupby("task", sort=False):
+        wanted = (metrics or {}).get(str(task)) or list(dict.fromkeys(tp["metric"]))
+        for metric in wanted:
+            g = tp[tp["metric"] == metric]
+            if g.empty:
+                continue
+            fig, ax = plt.subplots(figsize=(7.2, 3.4))
+            for (plant, ctrl, _series, variant), line in g.groupby(["plant", "controller", "series", "variant"],
+                                                                   sort=False):
+                line = line.sort_values("order")
+                x = line["order"].to_numpy()
+                mean = line["mean"].to_numpy(dtype=float)
+                drawn, = ax.plot(x, mean, "-o", ms=3, lw=1.2,
+                                 label=f"{plant} {ctrl}" + (f" ({variant})" if variant else ""))
+                ax.fill_between(x, line["ci_low"].to_numpy(dtype=float), line["ci_high"].to_numpy(dtype=float),
+                                color=drawn.get_color(), alpha=0.2, linewidth=0)
+            steps = flagged[(flagged["task"] == task) & (flagged["metric"] == metric)] if len(flagged) else flagged
+            for s in steps.itertuples(index=False):
+                y = g.loc[(g["order"] == s.order) & (g["plant"] == s.plant) & (g["controller"] == s.controller)
+                          & (g["series"] == s.series), "mean"]
+                yv = float(y.iloc[0]) if len(y) and np.isfinite(y.iloc[0]) else float(np.nanmean(g["mean"]))
+                ax.plot([s.order], [yv], "o", ms=11, mfc="none", mec="red", mew=1.6, zorder=5)
+                ax.annotate(f"{s.verdict} at {labels[s.order]}", (s.order, yv), textcoords="offset points",
+                            xytext=(4, 8), fontsize=7, color="red")
+            ticks = np.arange(len(labels))
+            every = max(1, int(np.ceil(len(labels) / MAX_COMMIT_LABELS)))
+            ax.set_xticks(ticks[::every], [labels[i] for i in ticks[::every]], rotation=45, ha="right", fontsize=7)
+            ax.set_xlim(-0.5, len(labels) - 0.5)
+            unit, better = g["unit"].iloc[0], g["better"].iloc[0]
+            ax.set_ylabel(metric + (f" [{unit}]" if unit else ""), fontsize=8)
+            ax.set_xlabel("commit (oldest left)", fontsize=8)
+            ax.set_title(f"{task}: {metric} across commits" + (f" ({better} is better)" if better else ""),
+                         fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.tick_params(axis="y", labelsize=7)
+            _legend_outside(ax)
+            path = _save(fig, out, f"history-{task}-{metric}")
+            figures.append(Figure(f"{task}: {metric} across commits", path,
+                                  f"mean over seeds at each commit, shaded: 95% bootstrap CI; red circles: "
+                                  f"significant steps ({len(steps)})", str(task)))
     return figures

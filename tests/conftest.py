@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
+from distributions import make_distribution
 
 import bench.plugins
 from bench.cli import main, run_py
@@ -39,20 +38,6 @@ def fresh_plugins():
     bench.plugins.reset()
 
 
-def make_distribution(root: Path, dist: str, modules: dict[str, str], entry_points: dict[str, str]) -> Path:
-    """A real installed-looking distribution (``*.dist-info`` + modules) under ``root``.
-
-    Put ``root`` on ``sys.path`` and ``importlib.metadata`` finds its entry points.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    eps = "[bench]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items())
-    (info / "entry_points.txt").write_text(eps)
-    for name, source in modules.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(source))
-    return root
 
 
 @pytest.fixture
@@ -69,3 +54,34 @@ def third_party(tmp_path, monkeypatch, fresh_plugins):
     yield install
     for name in added:
         sys.modules.pop(name, None)
+
+
+# -- one trained spiking classifier per session (tests/test_snn.py and tests/benchmarks/test_snn_speed.py) --
+
+@pytest.fixture(scope="session")
+def digits():
+    """The digits split of seed 0: ``(x_train, y_train, x_test, y_test)``."""
+    import bench
+
+    return bench.dataset("digits").load(0)
+
+
+@pytest.fixture(scope="session")
+def snn_cache_dir(tmp_path_factory):
+    """The training cache that :func:`trained_snn` fills."""
+    return tmp_path_factory.mktemp("snn-cache")
+
+
+@pytest.fixture(scope="session")
+def trained_snn(snn_cache_dir, digits):
+    """The default ``snn`` network trained on digits seed 0, once per session (the first
+    training into :func:`snn_cache_dir`).  Tests that change its settings restore them."""
+    import numpy as np
+
+    import bench
+
+    snn = bench.controller("snn", cache_dir=str(snn_cache_dir))
+    snn.bind(bench.dataset("digits"))
+    info = snn.fit(digits[0], digits[1], rng=np.random.default_rng(0))
+    assert not info["cached"]
+    return snn

@@ -10,16 +10,16 @@ from pathlib import Path
 import hessianfree as hf
 import numpy as np
 import pytest
-from bench.controllers import ahf_checkpoints as ckpt
-from bench.controllers.ahf import AHF
-from bench.controllers.ahf_net import Policy, build_network, make_losses
-from bench.controllers.ahf_plant import ArmPlantLayer, squash
-from bench.controllers.ahf_train import Trainer, make_problem
-from bench.plants.arm2 import Arm2, Arm2Settings
 
 import bench
 from bench.api import PlantModel
+from bench.controllers.ahf import AHF
+from bench.controllers.ahf import checkpoints as ckpt
+from bench.controllers.ahf.arm_layer import ArmPlantLayer, squash
+from bench.controllers.ahf.net import Policy, build_network, make_losses
+from bench.controllers.ahf.training import Trainer, make_problem
 from bench.errors import CheckpointError, Diverged, Incompatible, OutOfReach, SettingError
+from bench.plants.arm2 import Arm2, Arm2Settings
 
 SMALL = {"hidden": 6, "targets": 4, "cg_iter": 12}
 
@@ -38,7 +38,7 @@ def reach(**kw):
 
 def train(ctrl, plant, workdir, seed=0, fresh=False, task=None):
     lines: list[str] = []
-    curve = ctrl.train(plant, task or reach(), rng=np.random.default_rng(seed), seed=seed, fresh=fresh,
+    curve = ctrl.train(plant, task or reach(), seed=seed, fresh=fresh,
                        workdir=workdir, log=lines.append)
     return curve, lines
 
@@ -246,6 +246,23 @@ def test_policy_matches_hessianfree_forward():
 
 
 # -- shipped weights ---------------------------------------------------------------------------
+def test_shipped_weights_are_package_data_of_the_ahf_package():
+    from importlib import resources
+
+    names = [p.name for p in (resources.files("bench.controllers.ahf") / "weights").iterdir()]
+    assert any(n.startswith("ahf-arm2-") and n.endswith(".npz") for n in names)
+
+
+def test_importing_ahf_and_listing_imports_neither_hessianfree_nor_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, bench, bench.controllers.ahf; bench.registry().get('controller', 'ahf'); "
+            "bench.controller('ahf'); heavy = [m for m in ('hessianfree', 'tensorflow') if m in sys.modules]; "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 def test_shipped_arm2_weights_reach_the_target():
     """The issue's target: 64 targets, mean final distance < 1 cm, every one < 2 cm (dt 0.01, 40 steps)."""
     ctrl = bench.controller("ahf")
@@ -268,8 +285,9 @@ def test_shipped_weights_act_at_the_default_dt_by_holding_torques():
 
 
 def test_shipped_weights_refuse_a_dt_that_does_not_divide_the_training_step():
-    with pytest.raises(Incompatible, match=r"trained at dt = 0.01 s .* dt = 0.003 s.*divided by a whole number"):
-        bench.run(arm(0.003), bench.controller("ahf"), reach(), seed=0)
+    # 0.004 s divides the 0.4 s reach (100 steps; bench.guards.check_dt) but not the 0.01 s training step
+    with pytest.raises(Incompatible, match=r"trained at dt = 0.01 s .* dt = 0.004 s.*divided by a whole number"):
+        bench.run(arm(0.004), bench.controller("ahf"), reach(), seed=0)
 
 
 def test_no_shipped_weights_for_another_network_size():
@@ -316,7 +334,7 @@ def test_a_plant_that_is_not_an_arm():
     with pytest.raises(Incompatible, match="not one"):
         small_ahf().bind(Integrator())
     with pytest.raises(Incompatible, match="not one"):
-        small_ahf().train(Integrator(), None, rng=np.random.default_rng(0))
+        small_ahf().train(Integrator(), None, seed=0)
 
 
 def test_a_target_outside_the_workspace(tmp_path):
@@ -339,14 +357,14 @@ def test_optimiser_settings_out_of_range(key, value):
 
 def test_training_on_a_finer_plant_trains_at_ahf_dt_and_acts_with_a_hold():
     ctrl, lines = small_ahf(iterations=2), []
-    ctrl.train(arm(0.001), reach(), rng=np.random.default_rng(0), log=lines.append)
+    ctrl.train(arm(0.001), reach(), seed=0, log=lines.append)
     assert any("training at ahf.dt = 0.01 s" in line and "10 steps" in line for line in lines)
     assert ctrl.meta["dt"] == 0.01 and ctrl.meta["plant_settings"]["dt"] == 0.01 and ctrl._period == 10
 
 
 def test_training_refuses_a_plant_dt_that_does_not_divide_ahf_dt():
     with pytest.raises(Incompatible, match="divided by a whole number"):
-        small_ahf().train(arm(0.003), reach(), rng=np.random.default_rng(0))
+        small_ahf().train(arm(0.003), reach(), seed=0)
 
 
 def test_weights_are_written_atomically_and_read_without_pickle(tmp_path):
@@ -382,3 +400,7 @@ def test_output_gain_sets_the_fixed_output_to_plant_weights():
     assert net.fixed.sum() == w.size + b.size
     again = build_network(6, 4, weights=net.W)
     assert np.array_equal(again.get_weights(again.W, (3, 4))[0], 30.0 * np.eye(6))
+
+
+def test_ahf_passes_the_learner_conformance_check(bench_check_learner):
+    bench_check_learner(small_ahf(), arm(), reach())

@@ -110,3 +110,15 @@ def test_incompatible_combinations_are_refused():
 def test_bad_task_settings(key, value):
     with pytest.raises(SettingError, match=key):
         bench.task("balance", **{key: value})
+
+
+def test_balance_passes_the_task_conformance_check(bench_check_task):
+    bench_check_task(bench.task("balance"), bench.plant("cartpole"), bench.controller("pg"))
+
+
+def test_the_training_seed_derives_from_the_run_seed():
+    from bench.tasks.balance import training_seed
+
+    seqs = [np.random.SeedSequence(s).spawn(2)[0] for s in (0, 0, 1)]
+    seeds = [training_seed(seq) for seq in seqs]
+    assert seeds[0] == seeds[1] != seeds[2] and all(0 <= s < 2**32 for s in seeds)

@@ -38,7 +38,7 @@ BIN = Path(sys.executable).parent
     (["train", "arm2", "osc", "reach"], "does not learn"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, argv, fragment):
-    code, out, err = cli(*argv)
+    code, _out, err = cli(*argv)
     assert code == 2
     assert fragment in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -88,7 +88,7 @@ def register_controllers(register):
 
 def test_a_failing_run_exits_1_with_a_log_and_is_recorded(cli, third_party):
     third_party("boom-dist", {"boomplug": BOOM}, {"boom": "boomplug"})
-    code, out, err = cli("run", "arm2", "boom", "reach", "--set", "targets=2")
+    code, _out, err = cli("run", "arm2", "boom", "reach", "--set", "targets=2")
     assert code == 1
     line = err.strip()
     assert len(line.splitlines()) == 1 and "ZeroDivisionError" in line and "Traceback" not in line
@@ -113,10 +113,12 @@ def test_ctrl_c_keeps_every_completed_run(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if db.exists():
-            with sqlite3.connect(db) as con:
-                if con.execute("SELECT count(*) FROM runs").fetchone()[0] >= 2:
+        try:  # the store may still be being created (its file exists before its tables)
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                if con.execute("SELECT count(*) FROM runs WHERE status != 'pending'").fetchone()[0] >= 2:
                     break
+        except sqlite3.Error:
+            pass
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -149,10 +151,13 @@ class Fragile(bench.Controller):
     def __init__(self, settings=None):
         raise RuntimeError("cannot build me")
 
+    def act(self, observation, target):
+        return observation[:, :2] * 0
+
 class Crashy(bench.Learner):
     def act(self, observation, target):
         return observation[:, :2] * 0
-    def train(self, plant, task=None, *, rng, **kwargs):
+    def train(self, plant, task, *, seed, fresh=False, workdir=None, log=None):
         raise RuntimeError("training blew up")
     def save(self, path):
         return path

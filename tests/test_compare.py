@@ -65,7 +65,7 @@ def test_ci_records_suite_and_commit_and_same_code_is_not_a_regression(cli):
     assert "No significant regression." in out
     table = Path("cmp.md").read_text()
     lines = [line for line in table.splitlines() if line.startswith("| arm2 ")]
-    assert len(lines) == 9
+    assert len(lines) == 11        # the batch reach's metrics
     for line in lines:
         if "latency" not in line:
             assert "same (noise)" in line and "3/3 paired" in line
@@ -84,12 +84,14 @@ def test_a_significant_regression_exits_1_and_thresholds_are_per_metric(cli):
     # a larger global threshold, or per-metric overrides in the suite file, let it pass
     assert cli("compare", "base.sqlite", "head.sqlite", "--suite", "head.toml", "--max-regression", "500%")[0] == 0
     lenient = suite_file("lenient.toml", kp=100, extra='final_distance_mean = "off"\n"reach.final_distance_max" = '
-                                                      '"1000%"\ntime_to_tolerance = "50%"')
+                                                      '"1000%"\ntime_to_tolerance = "50%"\n'
+                                                      'time_within_tolerance = "off"\nfinal_speed = "off"')
     code, out, _ = cli("compare", "base.sqlite", "head.sqlite", "--suite", lenient)
     assert code == 0, out
     # "off" switches the gate off: on the command line, and as the suite's max_regression
     assert cli("compare", "base.sqlite", "head.sqlite", "--suite", "head.toml", "--max-regression", "off")[0] == 0
-    Path("off.toml").write_text(Path("head.toml").read_text().replace('max_regression = "5%"', 'max_regression = "off"'))
+    Path("off.toml").write_text(Path("head.toml").read_text().replace('max_regression = "5%"',
+                                                                      'max_regression = "off"'))
     assert cli("compare", "base.sqlite", "head.sqlite", "--suite", "off.toml")[0] == 0
 
 
@@ -159,7 +161,7 @@ def test_a_suite_file_with_a_typo_is_one_line_exit_2(cli, text, fragment):
 def test_compare_refuses_a_store_of_a_newer_schema(cli):
     assert cli("sweep", "arm2", "osc", "reach", "--set", "reach.targets=2", "--db", "a.sqlite", "-j", "1", "-q")[0] == 0
     con = sqlite3.connect("a.sqlite")
-    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     con.commit()
     con.close()
     code, _, err = cli("compare", "a.sqlite", "a.sqlite")
@@ -171,8 +173,9 @@ def _side(values: dict[str, np.ndarray], better: dict[str, str]) -> pd.DataFrame
     rows = []
     for metric, vals in values.items():
         for seed, v in enumerate(vals):
-            rows.append({"run_id": seed, "plant": "p", "controller": "c", "task": "t", "seed": seed, "settings_hash": "h",
-                             "metric": metric, "value": float(v), "unit": "", "better": better[metric]})
+            rows.append({"run_id": seed, "plant": "p", "controller": "c", "task": "t", "seed": seed,
+                             "settings_hash": "h", "metric": metric, "value": float(v), "unit": "",
+                             "better": better[metric]})
     return pd.DataFrame(rows)
 
 
@@ -222,8 +225,61 @@ def test_the_workflow_runs_only_commands_the_cli_accepts():
 
     root = Path(__file__).resolve().parents[1]
     text = (root / ".github/workflows/bench.yml").read_text()
-    lines = [re.sub(r"\$\{\{[^}]*\}\}|\$\w+", "X", m) for m in re.findall(r"^\s*(?:run:\s*)?(bench [^\n#|>]+)", text, re.MULTILINE)]
+    lines = [re.sub(r"\$\{\{[^}]*\}\}|\$\w+", "X", m)
+             for m in re.findall(r"^\s*(?:run:\s*)?(bench [^\n#|>]+)", text, re.MULTILINE)]
     used = [shlex.split(line)[1] for line in lines]
     assert used.count("ci") == 3 and {"compare", "report"} <= set(used)
     for line in lines:
         parser().parse_args(shlex.split(line)[1:])
+
+
+# -- a metric that stops being produced ----------------------------------------------------
+def test_a_metric_that_stops_being_finite_or_goes_missing_is_a_regression():
+    better = {"err": "lower", "acc": "higher", "plain": ""}
+    base = np.linspace(1.0, 1.2, 5)
+    nan = np.full(5, np.nan)
+    b = _side({"err": base, "acc": base, "plain": base}, better)
+
+    def table(head: dict[str, np.ndarray], base_side: pd.DataFrame = b, **kw) -> dict[str, tuple[str, str]]:
+        t = compare(base_side, _side(head, {**dict.fromkeys(head, ""), **better}), **kw)
+        return {r.metric: (r.verdict, r.reason) for r in t.itertuples(index=False)}
+
+    # finite -> NaN on every seed: a regression whatever the direction (no value is worse than any value)
+    assert table({"err": nan, "acc": nan, "plain": nan}) == dict.fromkeys(better, ("regression", "now NaN"))
+    # finite -> not reported at all by a head that still ran the experiment
+    assert table({"err": base, "plain": base})["acc"] == ("regression", "missing")
+    # finite -> NaN on one seed of five (same seeds): the finite four would hide it
+    one = base.copy()
+    one[2] = np.nan
+    assert table({"err": one, "acc": base, "plain": one}) == {
+        "err": ("regression", "now NaN on 1 of 5 seeds"), "acc": ("same", ""),
+        "plain": ("regression", "now NaN on 1 of 5 seeds")}
+    # NaN -> NaN is no data; NaN -> finite is better (new, for a metric without a direction)
+    nb = _side({"err": nan, "acc": nan, "plain": nan}, better)
+    assert table({"err": nan, "acc": base, "plain": base}, nb) == {
+        "err": ("no data", ""), "acc": ("better", "was NaN"), "plain": ("new", "was NaN")}
+    # a threshold switched off does not gate it, but it is still shown as worse
+    assert table({"err": nan, "acc": nan, "plain": nan}, max_regression=None)["err"] == ("worse", "now NaN")
+    # a metric that the head reports only where the base had none is no loss
+    assert table({"err": base, "acc": base, "plain": base, "extra": base}).keys() == set(better)
+
+
+def test_compare_fails_when_an_arm_no_longer_reaches(cli):
+    """kp=1 never reaches tolerance: time_to_tolerance goes from finite to NaN; that alone exits 1."""
+
+    def only_time_gated(name: str, kp: float, threshold: str) -> str:  # every other metric: gate off
+        suite_file(name, kp=kp, extra=f'time_to_tolerance = "{threshold}"')
+        Path(name).write_text(Path(name).read_text().replace('max_regression = "5%"', 'max_regression = "off"'))
+        return name
+
+    ci(cli, only_time_gated("base.toml", 200, "5%"), "base.sqlite")
+    ci(cli, only_time_gated("head.toml", 1, "5%"), "head.sqlite")
+    code, out, err = cli("compare", "base.sqlite", "head.sqlite", "--suite", "head.toml", "--format", "md")
+    assert code == 1, err
+    row = next(line for line in out.splitlines() if "| time_to_tolerance" in line)
+    assert row.rstrip(" |").endswith("❌ regression (now NaN)") and "3/3 paired" in row
+    assert "**1 significant regression(s)**: reach.time_to_tolerance now NaN" in out
+    # its threshold switched off: shown, not gated
+    code, out, _ = cli("compare", "base.sqlite", "head.sqlite", "--suite", only_time_gated("off.toml", 1, "off"))
+    assert code == 0
+    assert "worse (not gated, now NaN)" in next(line for line in out.splitlines() if " time_to_tolerance " in line)

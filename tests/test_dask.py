@@ -7,13 +7,12 @@ import signal
 from pathlib import Path
 
 import pytest
-
-distributed = pytest.importorskip("dask.distributed")
-
 from test_sweep import consistent, rows
 
 from bench.store import Store
 from bench.sweep import plan, run_sweep
+
+distributed = pytest.importorskip("dask.distributed")
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +62,7 @@ def test_unreachable_scheduler_is_one_line_exit_2(cli):
     assert code == 2 and "cannot reach the Dask scheduler" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_killed_dask_worker_keeps_the_store_consistent_and_the_rerun_completes_only_what_is_missing(
         tmp_path, cluster):
     db = tmp_path / "k.sqlite"

@@ -1,4 +1,5 @@
-"""The Gymnasium environments registered by ``import bench``."""
+"""The Gymnasium environments registered by ``import bench``: every arm × arm task, the first ids, CartPole,
+and the ids of a plugin's arm (``bench.gymenvs.register_plant_envs``)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,30 @@ from gymnasium.utils.env_checker import check_env
 
 import bench
 from bench.errors import OutOfReach
-from bench.gymenvs import ENVS, register_envs
+from bench.gymenvs import ARM_TASKS, BUILTIN_ARMS, ENVS, env_id, register_envs, register_plant_envs
+from bench.plants import envs as bench_envs
+from bench.plants.arm2 import Arm2, Arm2Settings
 
-IDS = [env_id for env_id, _, _ in ENVS]
+FIRST_IDS = [env for env, _, _ in ENVS]
+ARM_IDS = register_envs(plugins=True)
+IDS = FIRST_IDS + ARM_IDS
 
 
 def test_ids_are_registered_on_import_and_registration_is_idempotent():
-    for env_id in IDS:
-        assert env_id in gymnasium.registry
-    register_envs()
+    import subprocess
+    import sys
+
+    code = ("import bench, gymnasium; print(sorted(i for i in gymnasium.registry if i.startswith('bench/')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for plant in BUILTIN_ARMS:
+        for task in ARM_TASKS:
+            assert f"'bench/{plant}-{task}-v0'" in out
+    for env in IDS:
+        assert env in gymnasium.registry
+    assert env_id("arm2", "reach") == "bench/arm2-reach-v0" and len(ARM_IDS) >= 4 * len(BUILTIN_ARMS)
+    assert register_envs(plugins=True) == ARM_IDS
+    assert gymnasium.spec("bench/arm3-postural-v0").kwargs == {"plant": "arm3"}
+    assert gymnasium.spec("bench/arm3-postural-v0").entry_point == "bench.plants.envs:ArmPosturalEnv"
     assert gymnasium.spec("bench/CartPole-v0").max_episode_steps == 500
     assert gymnasium.spec("bench/Arm2Reach-v0").entry_point == "bench.plants.envs:Arm2ReachEnv"
 
@@ -139,3 +155,113 @@ def test_importing_bench_does_not_import_the_environments():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
     assert bench.__name__ == "bench"
+
+
+# -- the arm tasks' environments --------------------------------------------------------
+def test_postural_env_holds_under_a_push():
+    env = gymnasium.make("bench/arm2-postural-v0").unwrapped
+    obs, _ = env.reset(seed=0, options={"target": 3, "push": 7})
+    nj = env.arm.n_joints
+    np.testing.assert_allclose(obs[2 * nj: 2 * nj + 2], env.target, atol=1e-6)     # starts on its target
+    assert np.abs(env.push).max() > 0
+    for _ in range(5):
+        _, reward, terminated, _, _ = env.step(np.zeros(nj, dtype=np.float32))
+    assert reward < -1e-4 and not terminated                                           # the push moved it off
+
+
+def test_random_movements_env_moves_its_target_every_period():
+    env = gymnasium.make("bench/arm2-random_movements-v0", period=0.05).unwrapped    # 5 steps of 10 ms
+    env.reset(seed=1)
+    seen = [env.target.copy()]
+    for _ in range(10):
+        env.step(np.zeros(2, dtype=np.float32))
+        seen.append(env.target.copy())
+    changes = [k for k in range(1, 11) if not np.array_equal(seen[k], seen[k - 1])]
+    assert changes == [5, 10]
+    inner, outer = env.arm.reach
+    assert all(inner <= np.linalg.norm(t) <= outer for t in seen)
+
+
+def test_write_env_follows_the_strokes_then_terminates():
+    env = gymnasium.make("bench/arm2-write-v0", text="1", stroke_time=0.1).unwrapped   # 10 steps per stroke
+    _, info = env.reset(seed=0)
+    assert info["text"] == "1" and len(env.path) == 1
+    targets, terminated, steps = [env.target.copy()], False, 0
+    while not terminated:
+        _, _, terminated, _, _ = env.step(np.zeros(2, dtype=np.float32))
+        targets.append(env.target.copy())
+        steps += 1
+    assert steps == 10
+    np.testing.assert_allclose(targets[-1], env.path[0][-1])
+    other = gymnasium.make("bench/arm2-write-v0").unwrapped
+    texts = {other.reset(seed=s)[1]["text"] for s in range(8)}
+    assert len(texts) > 1                                                  # a character drawn per seed
+
+
+def test_arm_envs_take_the_force_field_and_the_arm_torque_limit():
+    plain = gymnasium.make("bench/arm3-reach-v0").unwrapped
+    field = gymnasium.make("bench/arm3-reach-v0", force=1.0).unwrapped
+    assert plain.max_torque == pytest.approx(25.0 * plain.arm.inertia(plain.arm.start_q[None])[0].max())
+    for env in (plain, field):
+        env.reset(seed=0)
+        for _ in range(3):
+            env.step(np.full(3, 0.5, dtype=np.float32))
+    assert not np.allclose(plain.state, field.state)
+
+
+# -- a plugin's arm -----------------------------------------------------------------------
+class LongArm(Arm2):
+    """A plugin's arm: a long forearm, nearly stretched at the start (its reach circle leaves the workspace)."""
+
+    def __init__(self, settings=None):
+        settings = settings or Arm2Settings()
+        settings.l1, settings.l2 = 0.3, 0.6
+        super().__init__(settings)
+        self.start_q = np.array([0.3, 0.15])
+
+
+class LongReach(bench_envs.ArmReachEnv):
+    """A subclassed environment, as a plugin writes one: its own arm class, the first ids' target rule."""
+
+    arm_class = LongArm
+    around_start = True
+
+
+class LongArmPlugin:
+    @staticmethod
+    @bench.hookimpl
+    def register_plants(register):
+        register("longarm", LongArm, summary="a plugin arm with a long forearm",
+                 provides={"dynamics", "kinematics", "jacobians"})
+
+
+@pytest.fixture
+def longarm(fresh_plugins):
+    bench.register_plugin(LongArmPlugin, "longarm-test-plugin")
+    yield register_plant_envs("longarm")
+
+
+def _check(env):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*infinity")
+        warnings.filterwarnings("ignore", message=".*not having a spec")
+        check_env(env)
+
+
+def test_a_subclassed_plugin_env_passes_check_env():
+    env = LongReach()
+    start, reach = env.start_hand, float(np.sum(env.arm.link_lengths))
+    assert np.linalg.norm(start) + reach / 8 > reach            # the raw circle leaves the workspace and box
+    _check(env)
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        assert env.observation_space.contains(obs)
+        env.arm.inverse_kinematics(env.target[None])              # every target reachable
+
+
+def test_a_plugin_plant_gets_every_arm_task_id(longarm):
+    assert longarm == [f"bench/longarm-{task}-v0" for task in ARM_TASKS]
+    for env in longarm:
+        _check(gymnasium.make(env, render_mode="rgb_array").unwrapped)
+    with pytest.warns(UserWarning, match="no Gymnasium ids"):
+        assert register_plant_envs("bad/name") == []

@@ -8,16 +8,21 @@ import sys
 
 import numpy as np
 import pytest
-from bench.controllers.npg import NPG, NPGSettings, linear_softmax_scores, natural_step
-from bench.controllers.policy import policy_logits
-from bench.controllers.rollout import (
+
+import bench
+from bench.controllers.policy_gradient.episodes import (
     collect,
     discounted_returns,
     sample_actions,
     sample_from_logits,
 )
-
-import bench
+from bench.controllers.policy_gradient.learner import policy_logits
+from bench.controllers.policy_gradient.npg import (
+    NPG,
+    NPGSettings,
+    linear_softmax_scores,
+    natural_step,
+)
 from bench.errors import CheckpointError, Incompatible, InvalidArgument, SettingError
 
 if importlib.util.find_spec("tensorflow") is None:
@@ -36,6 +41,11 @@ def fresh(name: str, plant, seed: int = 0, **settings):
     return learner
 
 
+def balance(**settings):
+    """The balance task, whose settings hold the training budget (batches, max_steps)."""
+    return bench.task("balance", **settings)
+
+
 @pytest.fixture(scope="module")
 def npg(cartpole):
     return fresh("npg", cartpole)
@@ -49,8 +59,9 @@ def batch(npg):
 
 # -- no TensorFlow on import ----------------------------------------------------------
 def test_importing_the_learners_does_not_import_tensorflow():
-    code = ("import sys, bench, bench.controllers.pg, bench.controllers.npg, bench.tasks.balance; "
-            "bench.controller('npg'); assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    code = ("import sys, bench, bench.controllers.policy_gradient.pg, bench.controllers.policy_gradient.npg, "
+            "bench.tasks.balance; bench.controller('npg'); "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
@@ -174,8 +185,8 @@ def test_mlp_policy_fused_update_equals_the_loop_path(cartpole, batch):
     assert ref.update(batch) and loop.update(batch)
     for a, b in zip(ref.params, loop.params):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
-    curve = bench.controller("pg", policy="mlp", hidden=(6,)).train(cartpole, rng=np.random.default_rng(0),
-                                                                   batches=1, max_steps=50)
+    curve = bench.controller("pg", policy="mlp", hidden=(6,)).train(cartpole, balance(batches=1, max_steps=50),
+                                                                   seed=0)
     assert len(curve) == 1 and not curve["skipped"].any()
 
 
@@ -219,15 +230,15 @@ class ZeroAdvantageNPG(NPG):
 
 def test_training_counts_skipped_batches_and_goes_on(cartpole):
     learner = ZeroAdvantageNPG(NPGSettings())
-    curve = learner.train(cartpole, rng=np.random.default_rng(0), batches=4, max_steps=50)
+    curve = learner.train(cartpole, balance(batches=4, max_steps=50), seed=0)
     assert curve["skipped"].tolist() == [True, False, True, False]
     assert np.all(np.isfinite(np.concatenate([p.ravel() for p in learner.params])))
 
 
 # -- training -------------------------------------------------------------------------
 def test_same_seed_same_curve_and_npg_learns(cartpole):
-    a = bench.controller("npg").train(cartpole, rng=np.random.default_rng(4), batches=25)
-    b = bench.controller("npg").train(cartpole, rng=np.random.default_rng(4), batches=25)
+    a = bench.controller("npg").train(cartpole, balance(batches=25), seed=4)
+    b = bench.controller("npg").train(cartpole, balance(batches=25), seed=4)
     cols = ["batch", "max_reward", "mean_reward", "episodes", "steps", "skipped"]
     assert a[cols].equals(b[cols])
     assert list(a.columns) == ["batch", "max_reward", "mean_reward", "episodes", "steps", "rollout_ms",
@@ -237,26 +248,42 @@ def test_same_seed_same_curve_and_npg_learns(cartpole):
 
 
 def test_pg_and_stepwise_rollout_train(cartpole):
-    curve = bench.controller("pg", rollout="stepwise").train(cartpole, rng=np.random.default_rng(0),
-                                                            batches=2, max_steps=30)
+    curve = bench.controller("pg", rollout="stepwise").train(cartpole, balance(batches=2, max_steps=30), seed=0)
     assert len(curve) == 2 and (curve["steps"] >= 200).all() and (curve["max_reward"] <= 30).all()
 
 
 def test_train_saves_to_workdir_and_resumes(cartpole, tmp_path):
     lines = []
     first = bench.controller("npg")
-    first.train(cartpole, rng=np.random.default_rng(0), batches=3, max_steps=40, workdir=tmp_path, log=lines.append)
+    first.train(cartpole, balance(batches=3, max_steps=40), seed=0, workdir=tmp_path, log=lines.append)
     saved = tmp_path / "npg-cartpole.npz"
     assert saved.exists() and any("batch 3/3" in line for line in lines)
     again = bench.controller("npg")
-    again.train(cartpole, rng=np.random.default_rng(1), batches=1, max_steps=40, workdir=tmp_path, fresh=False,
-                log=lines.append)
+    again.train(cartpole, balance(batches=1, max_steps=40), seed=1, workdir=tmp_path, log=lines.append)
     assert any("continuing from" in line for line in lines)
     with np.load(saved, allow_pickle=False) as data:  # one more batch moved the weights on from the first run's
         assert not np.allclose(data["policy_000"], first.params[0])
+    resumed = sum("continuing from" in line for line in lines)
+    bench.controller("npg").train(cartpole, balance(batches=1, max_steps=40), seed=1, fresh=True,
+                                  workdir=tmp_path, log=lines.append)
+    assert sum("continuing from" in line for line in lines) == resumed  # fresh ignores the checkpoint
     wide = bench.controller("npg", policy="mlp")
     with pytest.raises(CheckpointError):
-        wide.train(cartpole, rng=np.random.default_rng(1), batches=1, workdir=tmp_path, fresh=False)
+        wide.train(cartpole, balance(batches=1), seed=1, workdir=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["pg", "npg"])
+def test_learners_pass_the_learner_conformance_check(cartpole, bench_check_learner, name):
+    bench_check_learner(bench.controller(name), cartpole, balance())
+
+
+def test_train_learner_trains_with_the_one_signature(cartpole):
+    from bench.api import train_learner
+
+    a = train_learner(bench.controller("pg"), cartpole, balance(batches=2, max_steps=30), seed=7)
+    b = bench.controller("pg").train(cartpole, balance(batches=2, max_steps=30), seed=7)
+    cols = ["batch", "max_reward", "mean_reward", "episodes", "steps", "skipped"]
+    assert a[cols].equals(b[cols])
 
 
 # -- acting ---------------------------------------------------------------------------
@@ -344,8 +371,14 @@ def test_bad_settings_refused_when_built_directly():
         NPG(NPGSettings(delta=-1.0))
     with pytest.raises(SettingError, match="discount"):
         NPG(NPGSettings(discount=0.0))
-    with pytest.raises(SettingError, match="closed_form"):
+    with pytest.raises(SettingError, match=r"^npg: per_sample=closed_form needs the linear policy"):
         bench.controller("npg", policy="mlp", per_sample="closed_form")
+    with pytest.raises(ValueError, match="per_sample=closed_form needs the linear policy"):
+        NPGSettings(policy="mlp", per_sample="closed_form")
+    with pytest.raises(SettingError, match=r"^pg: hidden must list at least one layer size for policy=mlp$"):
+        bench.controller("pg", policy="mlp", hidden=())
+    with pytest.raises(SettingError, match=r"^setting 'npg.rcond' must be < 1; got 2.0$"):
+        NPG(NPGSettings(rcond=2.0))
     assert bench.controller("npg", discount=1.0).settings.discount == 1.0
 
 

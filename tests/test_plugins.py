@@ -1,14 +1,16 @@
-"""Plugin loading: built-ins, entry points, broken plugins, duplicates, environment switches."""
+"""Plugin loading: built-ins, entry points, broken plugins, name clashes, hook typos, environment switches."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import pytest
 
 import bench
-from bench.errors import DuplicateName, Incompatible, Unavailable, UnknownName
+import bench.plugins
+from bench.errors import Incompatible, Unavailable, UnknownName
 from bench.plugins import DEFAULT_PLUGINS, Host, PluginWarning
 from bench.registry import Spec, check_compatible
 
@@ -52,7 +54,8 @@ def test_third_party_entry_point_loads(third_party):
 
 
 def test_broken_plugin_warns_once_and_others_still_load(third_party):
-    third_party("brokenplug-dist", {"brokenplug": "raise ImportError('no module named shiny')"}, {"broken": "brokenplug"})
+    third_party("brokenplug-dist", {"brokenplug": "raise ImportError('no module named shiny')"},
+                {"broken": "brokenplug"})
     third_party("raiser-dist", {"raiser": """
 import bench
 @bench.hookimpl
@@ -71,16 +74,132 @@ def register_plants(register):
     assert "half" not in reg.names("plant")  # a plugin whose hook raised contributes nothing
 
 
-def test_two_plugins_with_one_name_is_an_error_naming_both(third_party):
-    third_party("dup-dist", {"dupplug": """
+CLASH = """
 import bench
+
+class Ctl(bench.Controller):
+    def act(self, observation, target):
+        return observation[:, :2] * 0.0
+
 @bench.hookimpl
 def register_controllers(register):
-    register("osc", "dupplug:X", provides={"act"})
-"""}, {"dup": "dupplug"})
-    with pytest.raises(DuplicateName) as e:
-        bench.registry()
-    assert "'bench.controllers'" in str(e.value) and "'dup'" in str(e.value)
+    register("osc", "dupplug:Ctl", provides={"act"})            # a built-in's name
+    register("shared", "dupplug:Ctl", provides={"act"})         # also registered by plugin 'other'
+    register("twice", "dupplug:Ctl", summary="first", provides={"act"})
+    register("twice", "dupplug:Ctl", summary="second", provides={"act"})
+    register("dupzero", "dupplug:Ctl", provides={"act"})        # no clash: works
+
+@bench.hookimpl
+def register_plants(register):
+    register("arm2", "dupplug:Ctl")                             # a built-in's name, another kind
+"""
+
+OTHER = """
+import bench
+
+class Ctl(bench.Controller):
+    def act(self, observation, target):
+        return observation[:, :2] * 0.0
+
+@bench.hookimpl
+def register_controllers(register):
+    register("shared", "otherplug:Ctl", provides={"act"})
+    register("otherzero", "otherplug:Ctl", provides={"act"})
+"""
+
+
+def test_a_name_clash_disables_only_the_later_component_and_every_clash_is_reported(third_party, cli):
+    third_party("dup-dist", {"dupplug": CLASH}, {"dup": "dupplug"})
+    third_party("other-dist", {"otherplug": OTHER}, {"other": "otherplug"})
+    with pytest.warns(PluginWarning) as record:
+        h = bench.plugins.host()
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 4, messages  # osc, arm2, shared, twice: one warning each
+    osc = next(m for m in messages if "'osc'" in m)
+    assert "plugin 'dup' (dup-dist 0.1)" in osc and "plugin 'bench.controllers' (builtin)" in osc
+    assert "disabled" in osc
+    assert any("plant 'arm2'" in m and "'bench.plants' (builtin)" in m for m in messages)
+    shared = next(m for m in messages if "'shared'" in m)
+    assert "(dup-dist 0.1)" in shared and "(other-dist 0.1)" in shared
+    assert any("'twice' twice" in m and "first registration is kept" in m for m in messages)
+    reg = h.registry
+    assert reg.get("controller", "osc").plugin == "bench.controllers"
+    assert reg.get("plant", "arm2").plugin == "bench.plants"
+    assert reg.get("controller", "twice").summary == "first"
+    first = next(n for n in h.plugins if n in ("dup", "other"))  # entry-point order decides who owns 'shared'
+    assert reg.get("controller", "shared").plugin == first
+    assert {"dupzero", "otherzero", "pd", "osc", "shared", "twice"} <= set(reg.names("controller"))
+    later = h.plugins["other" if first == "dup" else "dup"]
+    assert [s.name for s in later.disabled if s.name == "shared"] == ["shared"]
+    assert type(bench.controller("osc")).__module__.startswith("bench.controllers")
+    assert bench.controller("dupzero").name == "dupzero" and bench.controller("otherzero").name == "otherzero"
+    # every command still works, and `bench list` shows what was disabled
+    code, out, _ = cli("list")
+    assert code == 0 and "dupzero" in out and "otherzero" in out
+    assert sum("warning:" in line and "disabled" in line for line in out.splitlines()) == 3
+    code, _, err = cli("run", "arm2", "osc", "reach", "--set", "reach.targets=2", "--db", "x.sqlite")
+    assert code == 0, err
+    code, _, err = cli("run", "arm2", "dupzero", "reach", "--set", "reach.targets=2", "--db", "x.sqlite")
+    assert code == 0, err
+
+
+def test_hook_typos_and_unmarked_hooks_warn_naming_the_plugin(third_party, cli):
+    third_party("typo-dist", {"typoplug": """
+import bench
+from bench import register_plugin  # imported, not this plugin's own: no warning
+
+class Ctl(bench.Controller):
+    def act(self, observation, target):
+        return observation[:, :2] * 0.0
+
+@bench.hookimpl
+def register_controller(register):      # typo: no such hook
+    register("never1", "typoplug:Ctl", provides={"act"})
+
+def register_plants(register):          # a hook's name, but no marker
+    register("never2", "typoplug:Ctl")
+
+def register_task(register):            # neither marked nor a hook
+    register("never3", "typoplug:Ctl")
+
+@bench.hookimpl(specname="register_taskz")
+def add_tasks(register):                # marked, under a specname that is no hook
+    register("never4", "typoplug:Ctl")
+
+def _register_helper():                 # a private helper: fine
+    pass
+
+@bench.hookimpl
+def register_controllers(register):     # the one that works
+    register("fine", "typoplug:Ctl", provides={"act"})
+"""}, {"typo": "typoplug"})
+    with pytest.warns(PluginWarning) as record:
+        reg = bench.registry()
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 4, messages
+    assert all(m.startswith("plugin 'typo' (typo-dist 0.1)") for m in messages)
+    by_fn = {name: next(m for m in messages if f"'{name}'" in m)
+             for name in ("register_controller", "register_plants", "register_task", "register_taskz")}
+    assert "matches no hook specification" in by_fn["register_controller"]
+    assert "did you mean 'register_controllers'?" in by_fn["register_controller"]
+    assert "lacks the @bench.hookimpl marker" in by_fn["register_plants"]
+    assert "lacks the @bench.hookimpl marker" in by_fn["register_task"]
+    assert "did you mean 'register_tasks'?" in by_fn["register_task"]
+    assert "function 'add_tasks'" in by_fn["register_taskz"] and "'register_tasks'?" in by_fn["register_taskz"]
+    assert "fine" in reg.names("controller")
+    assert not {"never1", "never3", "never4"} & set(reg.names("controller") + reg.names("task"))
+    assert "never2" not in reg.names("plant")
+    code, out, _ = cli("list")
+    assert code == 0 and sum(line.startswith("warning: plugin 'typo'") for line in out.splitlines()) == 4
+
+
+def test_builtins_and_the_example_plugin_load_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)
+        h = Host()
+        h.load_defaults()
+        h.load_entry_points()
+    assert all(not p.problems and not p.disabled for p in h.plugins.values())
 
 
 def test_autoload_can_be_disabled_or_limited(third_party, monkeypatch):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bench
-from bench.tasks.reach import circle_targets
+from bench.plants.geometry import circle_targets
 
 
 class Still(bench.Controller):

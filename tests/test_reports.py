@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bench.reports import load, stats
-from bench.reports.figures import learning_curves, make_all, pareto, pareto_front
 
 from bench.api import Metric, Result
+from bench.reports import load, stats
+from bench.reports.figures import learning_curves, make_all, pareto, pareto_front
 from bench.store import Store
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -82,7 +82,7 @@ def test_load_is_the_tidy_table(store):
     df = load(store.path)
     assert set(df["run_id"]) == {r["id"] for r in store.runs() if r["status"] == "ok"}
     assert {"plant", "controller", "task", "seed", "metric", "value", "unit", "better"} <= set(df.columns)
-    assert len(df) == 6 * 9
+    assert len(df) == 6 * 11        # the batch reach's 11 metrics
 
 
 def test_summary_marks_the_best_by_direction_and_counts_failures(store):
@@ -99,7 +99,8 @@ def test_summary_marks_the_best_by_direction_and_counts_failures(store):
     assert dist.loc["200.0", "best"] and not dist.loc["100.0", "best"]
     assert (s.loc[s["n"] > 0, "n"] == 3).all()
     failed = s[s["failures"] > 0]
-    assert len(failed) == 1 and failed["metric"].iloc[0] == "(every run failed)" and failed["variant"].iloc[0] == "1000000.0"
+    assert (len(failed) == 1 and failed["metric"].iloc[0] == "(every run failed)"
+            and failed["variant"].iloc[0] == "1000000.0")
     row = dist.loc["200.0"]
     assert row["ci_low"] <= row["mean"] <= row["ci_high"]
     md = stats.markdown(s)
@@ -110,23 +111,26 @@ def test_report_html_is_offline_with_tables_and_figures(cli, store):
     code, _out, err = cli("report", "--db", str(store.path), "--format", "html", "--out", "rep")
     assert code == 0, err
     page = Path("rep/index.html").read_text()
-    assert "<table>" in page and "effort" in page and "Failed runs" in page
+    assert "<table class=\"headline\" data-task=\"reach\">" in page and "effort" in page and "Failed runs" in page
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched from the network
     images = re.findall(r"<img src=\"([^\"]+)\"", page)
     assert len(images) >= 2
-    for src in images:
-        assert (Path("rep") / src).read_bytes()[:8] == PNG
+    for src in images:   # figures are PNG; the arm tasks' animations GIF
+        data = (Path("rep") / src).read_bytes()
+        assert data[:8] == PNG or (src.startswith("animations/") and data[:6] == b"GIF89a"), src
     assert any("reach-paths" in s for s in images)
     md = Path("rep/summary.md").read_text()
     assert "| plant |" in md and "![" in md
     csv = pd.read_csv("rep/summary.csv")
     assert {"mean", "ci_low", "ci_high", "n", "failures", "best"} <= set(csv.columns)
-    assert len(pd.read_csv("rep/runs.csv")) == 6 * 9
+    assert len(pd.read_csv("rep/runs.csv")) == 6 * 11
 
 
 def test_report_md_and_csv_to_stdout_and_where(cli, store):
     code, out, _ = cli("report", "--db", str(store.path))
-    assert code == 0 and out.startswith("| plant |")
+    # each task's headline table first, the long table of every metric after it
+    assert code == 0 and out.index("## reach") < out.index("| plant | controller | osc.kp |") < out.index(
+        "## Every metric") < out.index("| plant | controller | task |")
     code, out, _ = cli("report", "--db", str(store.path), "--format", "csv", "--where", "seed=0,1")
     assert code == 0
     table = pd.read_csv(io.StringIO(out))

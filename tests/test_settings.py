@@ -53,12 +53,13 @@ def test_unknown_key_lists_valid_keys():
 
 def test_route_qualified_unqualified_and_ambiguous():
     comps = {"arm2": ("plant", S), "reach": ("task", T)}
-    assert route({"dt": "1", "reach.n": "2", "plant.n": "3"}, comps) == {"arm2": {"dt": "1", "n": "3"}, "reach": {"n": "2"}}
+    assert route({"dt": "1", "reach.n": "2", "plant.n": "3"}, comps) == {"arm2": {"dt": "1", "n": "3"},
+                                                                         "reach": {"n": "2"}}
     with pytest.raises(SettingError, match="ambiguous: declared by arm2 and reach"):
         route({"n": "2"}, comps)
-    with pytest.raises(SettingError, match="unknown component 'reahc'.*did you mean 'reach'"):
+    with pytest.raises(SettingError, match=r"unknown component 'reahc'.*did you mean 'reach'"):
         route({"reahc.n": "2"}, comps)
-    with pytest.raises(SettingError, match="unknown setting 'reach.dt'"):
+    with pytest.raises(SettingError, match=r"unknown setting 'reach\.dt'"):
         route({"reach.dt": "2"}, comps)
 
 

@@ -1,7 +1,7 @@
 """The ``snn`` classifier and the ``classify`` task on digits (real TensorFlow / NengoDL runs).
 
-One default network is trained once per module (the task's own training
-cache makes the later runs reuse it); every spiking check runs on it.
+One default network is trained once per session (tests/conftest.py; the
+task's own training cache makes the later runs reuse it); every spiking check runs on it.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import importlib.util
 import json
 import sys
 import textwrap
+import zipfile
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import bench
-from bench.errors import CheckpointError, InvalidArgument
-from bench.tasks.classify import pareto_front, settle_step, stays_correct_from
+from bench.errors import CheckpointError, InvalidArgument, SettingError
+from bench.tasks.classify import settle_step, stays_correct_from
 
 HAVE_TF = importlib.util.find_spec("nengo_dl") is not None
 tf_only = pytest.mark.skipif(not HAVE_TF, reason="needs ctrlbench[tf]")
@@ -36,21 +36,8 @@ def test_settle_step():
     assert settle_step(np.array([0.5, 0.5]), 0.0) == 1
 
 
-def test_pareto_front_keeps_only_non_dominated():
-    df = pd.DataFrame({"spiking_accuracy": [0.9, 0.95, 0.95, 0.8, 0.97, np.nan],
-                       "latency_steps": [5, 10, 12, 3, 30, 1],
-                       "synops_spiking": [100, 200, 200, 50, 900, 1]})
-    front = pareto_front(df)
-    assert list(front.index) == [3, 0, 1, 4]  # row 2 is dominated by row 1; NaN row left out
-    # a frame of one dtype, whose values pandas may hand out read-only, is not modified
-    ints = pd.DataFrame({"spiking_accuracy": [1, 2], "latency_steps": [1, 1], "synops_spiking": [5, 5]})
-    assert list(pareto_front(ints).index) == [1] and ints["spiking_accuracy"].tolist() == [1, 2]
-    with pytest.raises(InvalidArgument, match="no column"):
-        pareto_front(df, minimize=("wall",))
-
-
 def test_conv_fan_out_matches_brute_force():
-    from bench.controllers.snn_model import conv_fan_out
+    from bench.controllers.snn.model import conv_fan_out
 
     for size, k, stride, pad in [(8, 3, 1, "valid"), (7, 3, 2, "same"), (10, 4, 3, "same"), (5, 5, 1, "valid")]:
         got = conv_fan_out(size, k, stride, pad)
@@ -68,23 +55,21 @@ def test_conv_fan_out_matches_brute_force():
 # -- real runs ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("snn-cache")
+def cache_dir(snn_cache_dir, trained_snn):
+    """The training cache, holding the trained default network."""
+    return snn_cache_dir
 
 
 @pytest.fixture(scope="module")
-def data():
-    return bench.plant("digits").load(0)
+def data(digits):
+    return digits
 
 
 @pytest.fixture(scope="module")
-def trained(cache_dir, data):
-    """The default network trained on digits seed 0 (the cache is filled for later tests)."""
-    snn = bench.controller("snn", cache_dir=str(cache_dir))
-    snn.bind(bench.plant("digits"))
-    info = snn.fit(data[0], data[1], rng=np.random.default_rng(0))
-    assert not info["cached"]
-    return snn
+def trained(trained_snn):
+    """The default network trained on digits seed 0 (tests/conftest.py: once per session, shared with
+    the benchmarks; the cache is filled for later tests)."""
+    return trained_snn
 
 
 @tf_only
@@ -150,6 +135,7 @@ def test_raw_conversion_collapses_and_the_metrics_show_it(cache_dir):
     assert m["synops_dense"] == 6 * 6 * 32 * 9 + 6 * 6 * 32 * 10  # conv MACs + dense MACs of one pass
 
 
+@pytest.mark.slow
 @tf_only
 def test_classify_task_auto_metrics_frames_and_plots(cache_dir, tmp_path):
     task = bench.task("classify", auto=True, auto_steps=(5, 10, 20, 30, 60))
@@ -183,7 +169,8 @@ def test_save_load_and_wrong_architecture(trained, data, tmp_path, cache_dir):
                                       "conv/bias": np.zeros(16, np.float32),
                                       "output/kernel": np.zeros((576, 10), np.float32),
                                       "output/bias": np.zeros(10, np.float32)})
-    with pytest.raises(CheckpointError, match=r"'conv/kernel' has shape \(3, 3, 1, 16\) in the file but \(3, 3, 1, 32\) in the model"):
+    with pytest.raises(CheckpointError,
+                       match=r"'conv/kernel' has shape \(3, 3, 1, 16\) in the file but \(3, 3, 1, 32\) in the model"):
         fresh.load(tmp_path / "bad.npz")
 
 
@@ -213,6 +200,7 @@ def model_module(tmp_path, monkeypatch):
     sys.modules.pop("snn_user_models", None)
 
 
+@pytest.mark.slow
 @tf_only
 def test_user_model_with_hidden_dense_biases_survives_scaling(model_module, data, tmp_path):
     """The nengo-dl #213 trap: a Dense ReLU layer keeps its bias in the ensemble; scaled spiking still matches."""
@@ -236,19 +224,20 @@ def test_user_model_with_hidden_dense_biases_survives_scaling(model_module, data
 
 @tf_only
 def test_bad_inputs_give_one_clear_error(model_module, data, tmp_path):
-    not_keras = tmp_path / "model.keras"
-    not_keras.write_text("this is not a model")
+    not_keras = tmp_path / "model.keras"  # a zip archive (what the settings check), but no Keras model
+    with zipfile.ZipFile(not_keras, "w") as zf:
+        zf.writestr("config.json", "this is not a model")
     rng = np.random.default_rng(0)
     with pytest.raises(InvalidArgument, match="is not a Keras model file"):
         bench.controller("snn", model=str(not_keras), cache_dir="").fit(data[0], data[1], rng=rng)
     legacy = tmp_path / "model.h5"
     legacy.write_bytes(b"\x89HDF\r\n\x1a\n")
-    with pytest.raises(InvalidArgument, match="only .keras files are loaded"):
-        bench.controller("snn", model=str(legacy), cache_dir="").fit(data[0], data[1], rng=rng)
-    with pytest.raises(InvalidArgument, match="activation 'tanh'.*cannot map"):
+    with pytest.raises(SettingError, match=r"only \.keras files are loaded"):  # refused with the settings
+        bench.controller("snn", model=str(legacy), cache_dir="")
+    with pytest.raises(InvalidArgument, match=r"activation 'tanh'.*cannot map"):
         bench.controller("snn", model=f"{model_module}:tanh_model", cache_dir="").fit(data[0], data[1], rng=rng)
-    with pytest.raises(InvalidArgument, match="cannot import model builder"):
-        bench.controller("snn", model="no_such_module_xyz:f", cache_dir="").fit(data[0], data[1], rng=rng)
+    with pytest.raises(SettingError, match="cannot import it"):  # refused with the settings, before any fit
+        bench.controller("snn", model="no_such_module_xyz:f", cache_dir="")
     snn = bench.controller("snn", epochs=0, cache_dir="")
     with pytest.raises(InvalidArgument, match="images must be"):
         snn.fit(data[0][:, :, :, 0], data[1], rng=rng)
@@ -277,14 +266,17 @@ def test_per_layer_synapses_override_the_global_one(trained):
 
 
 @tf_only
-def test_cli_bad_model_file_exits_2(cli, tmp_path):
-    (tmp_path / "junk.keras").write_text("junk")
+def test_cli_bad_model_file_fails_the_run_with_a_log(cli, tmp_path):
+    """Found while the run fits the classifier: a failure inside a run, exit 1 with its log (never 2)."""
+    with zipfile.ZipFile(tmp_path / "junk.keras", "w") as zf:  # a zip (else refused with the settings: exit 2)
+        zf.writestr("config.json", "junk")
     code, _, err = cli("run", "digits", "snn", "classify", "--set", f"model={tmp_path / 'junk.keras'}",
                        "--set", "epochs=1")
-    assert code == 2, err
-    assert "is not a Keras model file" in err and "Traceback" not in err
+    assert code == 1, err
+    assert "is not a Keras model file" in err and "Traceback" not in err and "(traceback in " in err
 
 
+@pytest.mark.slow
 @tf_only
 def test_rate_loss_moves_rates_into_the_band(data):
     """The firing-rate loss moves the hidden rates (at scale_firing_rates) into [min_hz, max_hz]."""

@@ -37,13 +37,14 @@ def rows(db: Path) -> set[tuple]:
 
 
 def consistent(db: Path) -> None:
-    """The store is sound: integrity ok, every ok run has all its metrics and its frame."""
+    """The store is sound: integrity ok, every ok run has all its metrics and its frames."""
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     counts = con.execute("SELECT r.id, count(m.name) FROM runs r LEFT JOIN metrics m ON m.run_id = r.id "
                          "WHERE r.status = 'ok' GROUP BY r.id").fetchall()
-    assert counts and all(n == 9 for _, n in counts)
-    frames = con.execute("SELECT count(*) FROM runs r JOIN frames f ON f.run_id = r.id WHERE r.status='ok'").fetchone()
+    assert counts and counts[0][1] > 0 and all(n == counts[0][1] for _, n in counts)
+    frames = con.execute("SELECT count(DISTINCT r.id) FROM runs r JOIN frames f ON f.run_id = r.id "
+                         "WHERE r.status='ok'").fetchone()
     assert frames[0] == len(counts)
     con.close()
 
@@ -118,7 +119,7 @@ def test_sweep_resumes_and_rerun_forces(cli):
     code, out, _ = cli(*args)
     assert code == 0 and "0 ok, 0 failed, 4 skipped" in out and Store("s.sqlite").count() == 4
     code, out, _ = cli(*args[:-2], "-j", "1", "--rerun", "-q")
-    assert code == 0 and "4 ok" in out and Store("s.sqlite").count() == 8
+    assert code == 0 and "4 ok" in out and Store("s.sqlite").count() == 4  # re-run in place: one row per seed
 
 
 def test_process_pool_gives_the_same_rows_as_in_process(cli):
@@ -156,6 +157,7 @@ def test_a_run_that_raises_is_stored_as_failed_and_the_sweep_goes_on(cli):
     assert "0 ok, 1 failed, 1 skipped" in out
 
 
+@pytest.mark.slow
 def test_a_killed_worker_keeps_completed_runs_and_the_rerun_completes_the_rest(tmp_path):
     db = tmp_path / "k.sqlite"
     sweep = plan("arm2", "osc", "reach", ["reach.duration=1", "reach.targets=16"], seeds=range(6),
@@ -201,11 +203,11 @@ def test_ctrl_c_keeps_completed_runs_and_exits_130(tmp_path):
 
 
 def _count(db: Path) -> int:
-    """Stored runs, read-only (the store may still be being created by the sweep)."""
+    """Completed runs (not the one in progress), read-only (the store may still be being created by the sweep)."""
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
+            return int(con.execute("SELECT count(*) FROM runs WHERE status != 'pending'").fetchone()[0])
         finally:
             con.close()
     except sqlite3.Error:

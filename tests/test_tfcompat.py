@@ -17,8 +17,9 @@ from bench.controllers import tfcompat
 
 
 def test_importing_snn_modules_does_not_import_tensorflow():
-    code = ("import sys, bench; import bench.controllers.snn, bench.controllers.snn_model, "
-            "bench.tasks.classify, bench.plants.datasets; bench.registry().get('controller', 'snn'); "
+    code = ("import sys, bench; import bench.controllers.snn, bench.controllers.snn.model, "
+            "bench.controllers.snn.training, bench.tasks.classify, bench.datasets; "
+            "bench.registry().get('controller', 'snn'); "
             "assert 'tensorflow' not in sys.modules and 'nengo_dl' not in sys.modules, "
             "sorted(m for m in sys.modules if m.startswith(('tensorflow', 'nengo_dl')))[:5]")
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
@@ -71,5 +72,38 @@ def test_converter_fit_predict_with_probe_loss_and_scaling():
     assert pred[p_out].shape == (64, 1, 2) and pred[rates].shape == (64, 1, 16)
     spiking = nengo_dl.Converter(model, swap_activations={tf.nn.relu: nengo.SpikingRectifiedLinear()},
                                  scale_firing_rates=50, synapse=0.005)
-    ens = [e for e in spiking.net.all_ensembles]
+    ens = list(spiking.net.all_ensembles)
     assert len(ens) == 1 and ens[0].neuron_type.amplitude == pytest.approx(1 / 50)
+
+
+QUIET_CODE = ("from bench.controllers import tfcompat; tf = tfcompat.tensorflow(); tfcompat.nengo_dl(); "
+              "print(float(tf.reduce_sum(tf.constant([1.0, 2.0]) * 2)))")
+
+
+@pytest.mark.slow
+def test_tensorflow_says_nothing_on_stderr_unless_verbose():
+    """absl's "All log messages before absl::InitializeLog()", oneDNN, CUDA and cuInit lines are written by
+    C++ to file descriptor 2 before any log level applies; tfcompat filters them out (even with
+    TF_CPP_MIN_LOG_LEVEL=2 set), and BENCH_VERBOSE (bench -v) lets them through."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", tfcompat.VERBOSE_ENV)}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    quiet = subprocess.run([sys.executable, "-c", QUIET_CODE], capture_output=True, text=True, env=env,
+                           timeout=300, check=False)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "6.0", quiet.stderr[-2000:]
+    assert quiet.stderr == ""
+    loud = subprocess.run([sys.executable, "-c", QUIET_CODE.replace(" tfcompat.nengo_dl();", "")],
+                          capture_output=True, text=True,
+                          env={**env, tfcompat.VERBOSE_ENV: "1"}, timeout=300, check=False)
+    assert loud.returncode == 0 and loud.stdout.strip() == "6.0", loud.stderr[-2000:]
+    assert any(tfcompat.NOISE.match(line) for line in loud.stderr.splitlines(keepends=True)), loud.stderr[-2000:]
+
+
+def test_the_noise_filter_keeps_everything_else():
+    kept = [line for line in [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+        "I0000 00:00:1796193407.092206   20990 port.cc:153] oneDNN custom operations are on.\n",
+        "E0000 00:00:1796193412.838628   20990 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n",
+        "Traceback (most recent call last):\n",
+        "UserWarning: something a user should see\n",
+    ] if not tfcompat.NOISE.match(line)]
+    assert kept == ["Traceback (most recent call last):\n", "UserWarning: something a user should see\n"]

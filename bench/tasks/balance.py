@@ -6,16 +6,18 @@ CartPole-v0 limit; 500 is CartPole-v1's), then evaluates the final policy
 greedily on ``eval_episodes`` fresh episodes, all run side by side.  The
 reward is 1 per step, so an episode's reward is its length in steps.
 
-The learner is any controller that provides ``learn``: the task calls
-``controller.train(plant, task, rng=..., batches=..., max_steps=...)``, which
-must return the per-batch curve as a DataFrame with at least the columns
-``batch, max_reward, mean_reward, episodes, rollout_ms, update_ms`` (and
-optionally ``skipped``: batches whose update was not finite).  That curve is
-the result's ``"curve"`` frame (what the reports plot with bootstrap bands).
+The learner is any controller that provides ``learn``: the task trains it
+from scratch with :func:`bench.api.train_learner` (``train(plant, task,
+seed=..., fresh=True)``); the learner reads ``batches`` and ``max_steps``
+from this task's settings and must return the per-batch curve as a
+DataFrame with at least the columns ``batch, max_reward, mean_reward,
+episodes, rollout_ms, update_ms`` (and optionally ``skipped``: batches whose
+update was not finite).  That curve is the result's ``"curve"`` frame (what
+the reports plot with bootstrap bands).
 
 Randomness: the seed is split (``numpy.random.SeedSequence(seed).spawn(2)``)
-into a training stream and an evaluation stream, so the same seed gives the
-same learning metrics (timings aside).
+into a training seed (:func:`training_seed`) and an evaluation stream, so the
+same seed gives the same learning metrics (timings aside).
 
 The reference experiment (policy gradient vs natural policy gradient, ten
 sessions each, mean max-reward per batch with a bootstrap band)::
@@ -33,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from ..api import Metric, Result, Task
+from ..api import Metric, Result, Task, train_learner
+from ..capabilities import DiscreteActions, Saves
 from ..errors import Diverged, InvalidArgument
 from ..settings import setting
 
@@ -101,6 +104,11 @@ def curve_metrics(curve: Any, cap: int, solved_reward: float, window: int) -> di
     }
 
 
+def training_seed(seq: np.random.SeedSequence) -> int:
+    """The training seed drawn from ``seq``: deterministic, in ``[0, 2**32)`` so that any seeding API takes it."""
+    return int(seq.generate_state(1, np.uint32)[0])
+
+
 def evaluate(plant: Any, controller: Any, episodes: int, max_steps: int, rng: np.random.Generator) -> np.ndarray:
     """``(episodes,)`` rewards (steps survived, at most ``max_steps``) of the greedy policy, run side by side."""
     act = controller.act
@@ -132,18 +140,28 @@ class Balance(Task):
 
     Settings = BalanceSettings
     METRICS = METRICS
+    HEADLINE = ("eval_mean_reward", "eval_at_cap", "auc_max_reward_norm", "batches_to_solved")
+    SCORE = ("auc_max_reward_norm",)  # the learning curve's area over its largest possible: speed and level
+    TRAINS = True  # every run trains the learner: its training settings shape the run
+    BATCH = "balance.eval_episodes"
+
+    def steps(self) -> dict[str, int]:
+        """An episode's cap."""
+        return {"balance.max_steps": self.settings.max_steps}
+
+    def batch(self) -> int:
+        """The evaluation episodes, run side by side."""
+        return self.settings.eval_episodes
 
     def run(self, plant: Any, controller: Any, seed: int, *, workdir: Path | None = None) -> Result:
         import pandas as pd
 
         s = self.settings
-        if not hasattr(plant, "terminated"):
+        if not isinstance(plant, DiscreteActions):
             raise InvalidArgument(f"balance needs a plant with discrete actions and a termination test; "
                                   f"{getattr(plant, 'name', plant)!r} has none")
         train_seq, eval_seq = np.random.SeedSequence(seed).spawn(2)
-        curve = controller.train(plant, self, rng=np.random.default_rng(train_seq), batches=s.batches,
-                                 max_steps=s.max_steps)
-        curve = pd.DataFrame(curve)
+        curve = train_learner(controller, plant, self, seed=training_seed(train_seq), fresh=True)
         missing = [c for c in CURVE_REQUIRED if c not in curve.columns]
         if missing:
             raise InvalidArgument(f"balance: controller {controller.name!r} returned a training curve without "
@@ -153,7 +171,7 @@ class Balance(Task):
         metrics.update(eval_mean_reward=float(rewards.mean()), eval_std_reward=float(rewards.std()),
                        eval_at_cap=float(np.mean(rewards >= s.max_steps)))
         artifacts = {}
-        if workdir is not None and s.save_weights and hasattr(controller, "save"):
+        if workdir is not None and s.save_weights and isinstance(controller, Saves):
             artifacts["weights"] = Path(controller.save(Path(workdir) / "weights.npz"))
         evaluation = pd.DataFrame({"episode": np.arange(rewards.size), "reward": rewards})
         return self.result(metrics, frames={"curve": curve, "evaluation": evaluation}, artifacts=artifacts)

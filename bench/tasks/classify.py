@@ -25,14 +25,11 @@ Metrics (per run; ops are per image):
 * With ``auto=true``: ``auto_n_steps``, the smallest of ``auto_steps`` whose
   spiking accuracy is within ``tolerance`` of the rate accuracy (NaN if none),
   with ``auto_accuracy``, ``auto_ms`` and ``auto_synops``.
-
-:func:`pareto_front` picks the non-dominated rows of a table of evaluations.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +37,9 @@ from typing import Any
 import numpy as np
 
 from ..api import Metric, Result, Task
+from ..capabilities import CountsOperations, Images, PredictsRate, Saves, Simulates
 from ..errors import InvalidArgument
+from ..guards import check_work
 from ..settings import setting
 
 METRICS = {
@@ -101,40 +100,25 @@ def settle_step(curve: np.ndarray, tolerance: float) -> int:
     return int(np.argmax(np.abs(curve - curve[-1]) <= tolerance + 1e-12)) + 1
 
 
-def pareto_front(df: Any, maximize: Sequence[str] = ("spiking_accuracy",),
-                 minimize: Sequence[str] = ("latency_steps", "synops_spiking")) -> Any:
-    """The rows of ``df`` no other row dominates (a DataFrame, index kept).
-
-    A row dominates another when it is at least as good in every column
-    (``maximize`` higher, ``minimize`` lower) and strictly better in one.  Rows
-    with NaN in any of those columns are left out.  Sorted by the first
-    ``minimize`` column.
-    """
-    cols = list(maximize) + list(minimize)
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InvalidArgument(f"pareto_front: no column(s) {', '.join(missing)} (have {', '.join(map(str, df.columns))})")
-    from bench.reports.stats import pareto_front as mask
-
-    values = df[cols].to_numpy(dtype=float, copy=True)
-    ok = np.isfinite(values).all(axis=1)
-    keep = np.zeros(len(df), bool)
-    keep[ok] = mask(values[ok], ["higher"] * len(maximize) + ["lower"] * len(minimize))
-    front = df[keep]
-    return front.sort_values(list(minimize)[:1] or list(maximize)[:1], kind="stable")
-
-
 class Classify(Task):
     """Fit a classifier, score it in rate and spiking mode; metrics in :data:`METRICS`."""
 
     Settings = ClassifySettings
     METRICS = METRICS
+    HEADLINE = ("spiking_accuracy", "rate_accuracy", "latency_ms", "synops_spiking")
+    SCORE = ("spiking_accuracy",)
+    TRAINS = True  # every run fits the classifier: its training settings shape the run
+
+    def steps(self) -> dict[str, int]:
+        """With ``auto``, the longest presentation (checked before the run; × the test images, when they
+        are loaded)."""
+        return {"classify.auto_steps": max(self.settings.auto_steps)} if self.settings.auto else {}
 
     def run(self, plant: Any, controller: Any, seed: int, *, workdir: Path | None = None) -> Result:
         import pandas as pd
 
         s = self.settings
-        if not hasattr(plant, "load"):
+        if not isinstance(plant, Images):
             raise InvalidArgument(f"classify needs a dataset; {getattr(plant, 'name', plant)!r} is not one")
         x_train, y_train, x_test, y_test = plant.load(seed)
         n_classes = int(getattr(plant, "n_classes", 0) or int(np.max(y_train)) + 1)
@@ -142,16 +126,19 @@ class Classify(Task):
             y = np.asarray(y)
             if y.size and (y.min() < 0 or y.max() >= n_classes):
                 raise InvalidArgument(f"classify: {name} has labels out of range [0, {n_classes})")
+        configured = int(getattr(getattr(controller, "settings", None), "n_steps", 0) or 1)
+        steps = max(configured, max(s.auto_steps)) if s.auto else configured
+        # every test image's outputs at every step are kept: refused before any training (bench.limits)
+        check_work(None, {}, steps={"n_steps" if steps == configured else "classify.auto_steps": steps},
+                   batch=len(x_test), trials="test images")
         rng = np.random.default_rng(seed)
         fit_info = controller.fit(x_train, y_train, rng=rng) or {}
         metrics: dict[str, float] = {}
         info: dict[str, Metric] = {}
         rate_acc = math.nan
-        if hasattr(controller, "predict_rate"):
+        if isinstance(controller, PredictsRate):
             rate_acc = float(np.mean(controller.predict_rate(x_test).argmax(-1) == y_test))
-        configured = int(getattr(getattr(controller, "settings", None), "n_steps", 0) or 1)
-        steps = max(configured, max(s.auto_steps)) if s.auto else configured
-        if hasattr(controller, "simulate"):
+        if isinstance(controller, Simulates):
             run = controller.simulate(x_test, steps)
             outputs, wall = run.outputs, run.wall_s
             dt = run.dt
@@ -197,7 +184,7 @@ class Classify(Task):
             workdir.mkdir(parents=True, exist_ok=True)
             if s.plots:
                 artifacts.update(self._plots(controller, run, x_test, y_test, curve, rate_acc, dt, workdir))
-            if hasattr(controller, "save"):  # the trained parameters, next to the run's plots
+            if isinstance(controller, Saves):  # the trained parameters, next to the run's plots
                 artifacts["params"] = Path(controller.save(workdir / "params.npz"))
         result = self.result(metrics, frames={"accuracy": frame}, artifacts=artifacts)
         result.info.update({k: v for k, v in info.items() if k in result.metrics})
@@ -226,7 +213,7 @@ class Classify(Task):
         mac_curve = run.mac_ops / steps * np.arange(1, steps + 1)
         frame["synops_ac"] = ac_curve
         frame["synops_spiking"] = ac_curve + mac_curve
-        if hasattr(controller, "operation_counts"):
+        if isinstance(controller, CountsOperations):
             ops = controller.operation_counts(x_test)
             metrics.update(synops_rate=ops["rate_macs"], synops_dense=ops["dense_ops"],
                            sparsity_rate=ops["rate_sparsity"], param_bytes=ops["param_bytes"])
@@ -263,14 +250,15 @@ class Classify(Task):
             out["raster_plot"] = workdir / "raster.png"
             fig.savefig(out["raster_plot"], dpi=100)
             plt.close(fig)
-        if hasattr(controller, "simulate"):
+        if isinstance(controller, Simulates):
             configured = float(getattr(controller.settings, "synapse", 0.0) or 0.0)
             tau = configured if configured > 0 else 0.01
             one = x_test[:1]
             without = controller.simulate(one, len(curve), synapse=0.0, record=False).outputs[0]
             with_syn = controller.simulate(one, len(curve), synapse=tau, record=False).outputs[0]
             fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
-            for ax, values, title in ((axes[0], without, "no synapse"), (axes[1], with_syn, f"synapse {tau * 1e3:g} ms")):
+            for ax, values, title in ((axes[0], without, "no synapse"),
+                                      (axes[1], with_syn, f"synapse {tau * 1e3:g} ms")):
                 ax.plot(t_ms, values)
                 ax.set(xlabel="time (ms)", title=title)
             axes[0].set_ylabel(f"output (label {int(y_test[0])})")

@@ -2,7 +2,7 @@
 
 Run the real measurement with::
 
-    .venv/bin/pytest tests/benchmarks/test_ahf_speed.py --benchmark-enable -s
+    .venv/bin/pytest tests/benchmarks/test_ahf_speed.py --benchmark-enable
 
 The reference configuration: network [8, 32, 32, 4, 4], 64 targets on the
 arm2 reach circle, 40 steps of dt = 0.01 s, CG up to 96 iterations, initial
@@ -10,7 +10,8 @@ damping 100.  One *epoch* is one rollout with derivatives
 (``cache_minibatch``) plus one HF update (gradient, CG with Gauss-Newton
 products, backtracking and line search), from the same weights every round.
 
-Variants (group ``ahf-epoch``):
+Variants (groups ``ahf-epoch-initial`` and ``ahf-epoch-trained``: from fresh
+weights and from the shipped arm2 checkpoint's):
 
 * ``batched-analytic``: the default ``ahf`` path - the whole batch through
   ``arm2.step`` and the exact ``arm2.jacobians`` in one call per time step,
@@ -22,11 +23,22 @@ Variants (group ``ahf-epoch``):
   simulated trial by trial and its Jacobians by central finite differences,
   one trial and one perturbed copy at a time (:class:`PerTrialFiniteDifferenceArm`).
 
+Every variant checks its update: finite, non-zero, lowering the training
+error, and within :data:`TOLERANCE` of the float64 batched update from the
+same weights (the same numbers for ``hf-plain``, the same up to the finite
+differences' and float32's round-off, amplified by up to 96 CG iterations,
+for the others).
+
 :func:`test_epoch_profile` runs one epoch of the default path with timers
 around the plant, the Gauss-Newton products, the gradient and the forward
-passes and prints the split; :func:`test_speed_ratios` (only with
-``--benchmark-enable``) prints the ratios and checks the issue's target: the
-plant below 5% of the batched epoch.
+passes; :func:`test_speed_ratios` builds all four variants itself, checks
+their updates and times them alternately.  Under ``make test``
+(``--benchmark-disable``) each of these runs each epoch once, on 8 targets
+instead of 64 (:data:`SMOKE_TARGETS`), and prints nothing; with
+``--benchmark-enable`` the profile and each variant's time, plant share and
+speed-up over ``per-trial-fd`` go to the end-of-run section, and the issue's
+target is checked: the plant below 5% of the batched epoch from trained
+weights.
 """
 
 from __future__ import annotations
@@ -37,14 +49,21 @@ from pathlib import Path
 import hessianfree as hf
 import numpy as np
 import pytest
-from bench.controllers.ahf_net import MaskedRNNet, build_network, make_losses
-from bench.controllers.ahf_plant import ArmPlantLayer
-from bench.controllers.ahf_train import make_problem
 
 import bench
+from bench.controllers.ahf.arm_layer import ArmPlantLayer
+from bench.controllers.ahf.net import MaskedRNNet, build_network, make_losses
+from bench.controllers.ahf.training import make_problem
 
-TIMES: dict[tuple[str, str], float] = {}
-PLANT_SHARE: dict[str, float] = {}
+VARIANTS = ["batched-analytic", "batched-analytic-f32", "hf-plain", "per-trial-fd"]
+TARGETS, SMOKE_TARGETS = 64, 8
+#: (variant, start) -> largest relative (L2) difference of its update from the float64 batched one
+TOLERANCE = {("batched-analytic", "initial"): 1e-9, ("batched-analytic", "trained"): 1e-9,
+             ("hf-plain", "initial"): 1e-9, ("hf-plain", "trained"): 1e-9,
+             ("per-trial-fd", "initial"): 1e-6, ("per-trial-fd", "trained"): 0.1,
+             ("batched-analytic-f32", "initial"): 1e-4, ("batched-analytic-f32", "trained"): 0.5}
+#: the issue's target: the plant's share of one batched epoch from trained weights
+PLANT_SHARE_TARGET = 0.05
 
 
 class PerTrialFiniteDifferenceArm:
@@ -94,19 +113,20 @@ def shipped_state():
     """Weights, damping and CG warm start of the shipped arm2 checkpoint (a late-training epoch)."""
     from importlib import resources
 
-    from bench.controllers import ahf_checkpoints as ckpt
+    from bench.controllers.ahf import checkpoints as ckpt
 
-    folder = resources.files("bench.controllers") / "weights"
+    folder = resources.files("bench.controllers.ahf") / "weights"
     (path, _), = ckpt.find([p for p in map(Path, map(str, folder.iterdir())) if p.suffix == ".json"], plant="arm2")
     arrays, _ = ckpt.read_weights(path)
     return arrays["W"], float(arrays["damping"]), arrays["init_delta"]
 
 
-def reference_setup(variant: str, start: str = "initial"):
+def reference_setup(variant: str, start: str = "initial", targets: int = TARGETS):
     """(net, plant layer, optimiser, starting weights, damping, CG warm start) of the
-    reference configuration, from fresh weights or from the shipped arm2 checkpoint."""
+    reference configuration (``targets`` reach targets), from fresh weights or from the
+    shipped arm2 checkpoint."""
     arm = bench.plant("arm2", dt=0.01)
-    settings = bench.controller("ahf").settings
+    settings = bench.controller("ahf", targets=targets).settings
     problem = make_problem(arm, bench.task("reach", targets=64), settings)
     plant = PerTrialFiniteDifferenceArm(arm) if variant == "per-trial-fd" else arm
     dtype = np.float32 if variant.endswith("f32") else np.float64
@@ -133,40 +153,73 @@ def one_epoch(net, layer, opt):
     return update
 
 
-@pytest.mark.parametrize("start", ["initial", "trained"])
-@pytest.mark.parametrize("variant", ["batched-analytic", "batched-analytic-f32", "hf-plain", "per-trial-fd"])
-def test_hf_epoch(benchmark, variant, start):
-    net, layer, opt, w0, damping0, delta0 = reference_setup(variant, start)
-    updates = []
-    group = f"ahf-epoch-{start}"
+class Epoch:
+    """One variant's epoch from fixed weights, damping and CG warm start (each call starts afresh)."""
 
-    def setup():
-        net.W[:] = w0
-        opt.damping, opt.init_delta = damping0, None if delta0 is None else delta0.copy()
-        layer.plant_seconds = 0.0
-        return (), {}
+    def __init__(self, variant: str, start: str, targets: int) -> None:
+        self.variant, self.start = variant, start
+        self.net, self.layer, self.opt, self.w0, self.damping0, self.delta0 = reference_setup(variant, start, targets)
 
-    def run():
+    def setup(self) -> tuple:
+        self.net.W[:] = self.w0
+        self.opt.damping = self.damping0
+        self.opt.init_delta = None if self.delta0 is None else self.delta0.copy()
+        self.layer.plant_seconds = 0.0
+        return ()
+
+    def run(self) -> tuple[np.ndarray, float]:
+        """The update and the plant's share of the epoch's time."""
         t0 = time.perf_counter()
-        updates.append(one_epoch(net, layer, opt))
-        PLANT_SHARE[(group, variant)] = layer.plant_seconds / (time.perf_counter() - t0)
+        update = one_epoch(self.net, self.layer, self.opt)
+        return update, self.layer.plant_seconds / (time.perf_counter() - t0)
 
-    benchmark.group, benchmark.name = group, variant
-    rounds = 3 if variant == "per-trial-fd" or start == "trained" else 10
-    benchmark.pedantic(run, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
-    stats = getattr(benchmark, "stats", None)
-    if stats is not None and not benchmark.disabled:
-        TIMES[(group, variant)] = stats.stats.min
-    assert updates and np.all(np.isfinite(updates[-1])) and np.any(updates[-1] != 0)
+    def check(self, update: np.ndarray, reference: np.ndarray) -> None:
+        """``update`` (this epoch's, from ``w0``) is finite, lowers the error and is close to ``reference``."""
+        assert update.shape == self.w0.shape and np.all(np.isfinite(update)) and np.any(update != 0)
+        before, after = self.net.error(self.w0.copy()), self.net.error(self.w0 + update)
+        assert after < before, f"{self.variant} ({self.start}): error {before:.3g} -> {after:.3g}"
+        diff = np.linalg.norm(update.astype(np.float64) - reference) / np.linalg.norm(reference)
+        assert diff <= TOLERANCE[(self.variant, self.start)], f"{self.variant} ({self.start}): {diff:.3g} off"
+
+
+@pytest.fixture(scope="module")
+def reference_update():
+    """``reference_update(start, targets)``: the float64 batched update from those weights (computed once)."""
+    cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def get(start: str, targets: int) -> np.ndarray:
+        if (start, targets) not in cache:
+            epoch = Epoch("batched-analytic", start, targets)
+            epoch.setup()
+            cache[start, targets] = epoch.run()[0].copy()
+        return cache[start, targets]
+
+    return get
 
 
 @pytest.mark.parametrize("start", ["initial", "trained"])
-def test_epoch_profile(capsys, start):
-    """Where one epoch of the default path spends its time (printed with -s)."""
-    net, layer, opt, _, damping, delta = reference_setup("batched-analytic", start)
-    opt.damping, opt.init_delta = damping, delta
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_hf_epoch(benchmark, speed, reference_update, variant, start):
+    targets = speed.size(TARGETS, SMOKE_TARGETS)
+    epoch = Epoch(variant, start, targets)
+    updates = []
+    benchmark.group, benchmark.name = f"ahf-epoch-{start}", variant
+    benchmark.extra_info["targets"] = targets
+    rounds = 3 if variant == "per-trial-fd" or start == "trained" else 10
+    benchmark.pedantic(lambda: updates.append(epoch.run()[0]), setup=lambda: (epoch.setup(), {}), rounds=rounds,
+                       iterations=1, warmup_rounds=0)
+    epoch.check(updates[-1], reference_update(start, targets))
+
+
+@pytest.mark.parametrize("start", ["initial", "trained"])
+def test_epoch_profile(speed, reference_update, start):
+    """Where one epoch of the default path spends its time (in the end-of-run section of ``make bench``)."""
+    targets = speed.size(TARGETS, SMOKE_TARGETS)
+    epoch = Epoch("batched-analytic", start, targets)
+    epoch.setup()
+    net, layer = epoch.net, epoch.layer
     spent = {"calc_G": 0.0, "calc_grad": 0.0, "forward": 0.0}
-    calls = {k: 0 for k in spent}
+    calls = dict.fromkeys(spent, 0)
 
     def timed(name, fn):
         def wrapper(*a, **k):
@@ -182,29 +235,37 @@ def test_epoch_profile(capsys, start):
     net.calc_grad = timed("calc_grad", net.calc_grad)
     net.forward = timed("forward", net.forward)
     t0 = time.perf_counter()
-    one_epoch(net, layer, opt)
+    update = one_epoch(net, layer, epoch.opt)
     total = time.perf_counter() - t0
     plant = layer.plant_seconds
     rest = total - spent["calc_G"] - spent["calc_grad"] - spent["forward"]
-    lines = [f"one HF epoch ({start} weights) {total * 1e3:.0f} ms:",
-             (f"  Gauss-Newton products {spent['calc_G'] * 1e3:.0f} ms ({calls['calc_G']} calls, "
-              f"{spent['calc_G'] / max(calls['calc_G'], 1) * 1e3:.2f} ms each) {spent['calc_G'] / total:.0%}"),
-             f"  gradient {spent['calc_grad'] * 1e3:.0f} ms {spent['calc_grad'] / total:.0%}",
-             (f"  forward passes {spent['forward'] * 1e3:.0f} ms ({calls['forward']} calls) "
-              f"{spent['forward'] / total:.0%}, of which the plant (step + jacobians) {plant * 1e3:.1f} ms "
-              f"{plant / total:.1%}"),
-             f"  CG vector algebra, line search bookkeeping, Python {rest * 1e3:.0f} ms {rest / total:.0%}"]
-    with capsys.disabled():
-        print("\n" + "\n".join(lines))
-    assert calls["calc_G"] >= 1 and plant > 0
+    speed.note(f"one HF epoch ({start} weights, {targets} targets) {total * 1e3:.0f} ms:",
+               (f"  Gauss-Newton products {spent['calc_G'] * 1e3:.0f} ms ({calls['calc_G']} calls, "
+                f"{spent['calc_G'] / max(calls['calc_G'], 1) * 1e3:.2f} ms each) {spent['calc_G'] / total:.0%}"),
+               f"  gradient {spent['calc_grad'] * 1e3:.0f} ms {spent['calc_grad'] / total:.0%}",
+               (f"  forward passes {spent['forward'] * 1e3:.0f} ms ({calls['forward']} calls) "
+                f"{spent['forward'] / total:.0%}, of which the plant (step + jacobians) {plant * 1e3:.1f} ms "
+                f"{plant / total:.1%}"),
+               f"  CG vector algebra, line search bookkeeping, Python {rest * 1e3:.0f} ms {rest / total:.0%}")
+    assert calls["calc_G"] >= 1 and calls["calc_grad"] >= 1 and calls["forward"] >= 1
+    assert 0 < plant < spent["forward"] and rest > 0
+    epoch.check(update, reference_update(start, targets))
 
 
-def test_speed_ratios():
-    if not TIMES:
-        pytest.skip("ratios need --benchmark-enable")
-    for (group, name), t in sorted(TIMES.items()):
-        base = TIMES.get((group, "per-trial-fd"))
-        ratio = f", {base / t:.1f}x faster than per-trial-fd" if base else ""
-        print(f"\n{group} {name}: {t * 1e3:.1f} ms (plant {PLANT_SHARE.get((group, name), float('nan')):.1%}){ratio}")
-    share = PLANT_SHARE[("ahf-epoch-trained", "batched-analytic")]
-    assert share < 0.05, f"the plant takes {share:.1%} of a training HF epoch (target < 5%)"
+@pytest.mark.parametrize("start", ["initial", "trained"])
+def test_speed_ratios(speed, reference_update, start):
+    """All four variants built here, their updates checked, timed alternately (once each under ``make test``)."""
+    targets = speed.size(TARGETS, SMOKE_TARGETS)
+    epochs = {variant: Epoch(variant, start, targets) for variant in VARIANTS}
+    times, out = speed.minima({v: e.run for v, e in epochs.items()}, rounds=3, setup=lambda v: epochs[v].setup())
+    for variant, epoch in epochs.items():
+        epoch.check(out[variant][0], reference_update(start, targets))
+    base = times["per-trial-fd"]
+    speed.note(*(f"ahf-epoch-{start} {v}: {t * 1e3:.1f} ms (plant {out[v][1]:.1%})"
+                 + (f", {base / t:.1f}x faster than per-trial-fd" if v != "per-trial-fd" else "")
+                 for v, t in times.items()))
+    if speed.enabled and start == "trained":
+        share = out["batched-analytic"][1]
+        speed.note(f"plant share of a batched epoch from trained weights: {share:.1%} "
+                   f"(target < {PLANT_SHARE_TARGET:.0%})")
+        assert share < PLANT_SHARE_TARGET, f"the plant takes {share:.1%} of a training HF epoch (target < 5%)"

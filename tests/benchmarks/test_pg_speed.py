@@ -21,11 +21,15 @@ so each round does the same batch of 200 environment steps):
   linear softmax's formula in numpy) vs ``loop`` (one gradient call per time
   step).
 
-Under ``make test`` (``--benchmark-disable``) every function runs once as a
-plain test and :func:`test_speed_ratios` is skipped; with
-``--benchmark-enable`` it prints the ratios (from the minimum times) and
-checks the issue's target: one NPG batch at least 10x faster than the loop
-path.
+Every batch checks its curve row (at least 200 steps, the update applied,
+finite new weights that differ from the start); every score method checks
+its scores against the loop's.  :func:`test_speed_ratios` builds both sides
+of a group itself, checks that from the same weights they make the same
+update of the same episodes, and times them alternately (one call each under
+``make test``, ``--benchmark-disable``); with ``--benchmark-enable`` it
+reports the ratios of the minima and checks the issue's targets
+(:data:`RATIOS`): one NPG batch and the tiled scores at least 10x faster
+than the loop path.
 """
 
 from __future__ import annotations
@@ -34,10 +38,10 @@ import importlib.util
 
 import numpy as np
 import pytest
-from bench.controllers.policy import policy_logits
-from bench.controllers.rollout import collect, sample_from_logits
 
 import bench
+from bench.controllers.policy_gradient.episodes import collect, sample_from_logits
+from bench.controllers.policy_gradient.learner import policy_logits
 
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("needs tensorflow (ctrlbench[tf])", allow_module_level=True)
@@ -51,9 +55,11 @@ RATIOS = {
     ("npg-scores", "jacobian", "loop"): None,
     ("npg-scores", "closed_form", "loop"): None,
 }
-TIMES: dict[tuple[str, str], float] = {}
 LOOP_PATH = {"npg": {"rollout": "stepwise", "per_sample": "loop"}, "pg": {"rollout": "stepwise"}}
 BALANCING = [np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 50.0], [0.0, 5.0]]), np.zeros(2)]
+#: batch group -> (learner, policy weights to start from (None: its fresh Glorot weights))
+BATCHES = {"npg-batch": ("npg", None), "npg-batch-balancing": ("npg", BALANCING), "pg-batch": ("pg", None)}
+METHODS = ["tiled", "jacobian", "closed_form", "loop"]
 
 
 def learner(name: str, **settings):
@@ -74,78 +80,137 @@ def sampled_batch(ln, rng: np.random.Generator, steps: int = 200):
     return collect(ln.cart, lambda o: sample_from_logits(policy_logits(ln.params, o), rng), rng, steps, 200)
 
 
-def measure(benchmark, group: str, name: str, fn, setup, rounds: int) -> None:
-    benchmark.group = group
-    benchmark.name = name
-    benchmark.pedantic(fn, setup=setup, rounds=rounds, iterations=1, warmup_rounds=1)
-    stats = getattr(benchmark, "stats", None)
-    if stats is not None and not benchmark.disabled:
-        TIMES[(group, name)] = stats.stats.min
+VARIANTS = ("vectorised", "loop-path")
 
 
-def batch_benchmark(benchmark, group: str, name: str, variant: str, weights=None, rounds: int = 20) -> dict:
-    ln = learner(name, **(LOOP_PATH[name] if variant == "loop-path" else {}))
-    start = [p.copy() for p in (weights or ln.params)], [p.copy() for p in ln.value_params]
+class BatchSide:
+    """One side of a batch group: a learner and one batch from the group's start weights."""
+
+    def __init__(self, group: str, ln, weights=None) -> None:
+        self.group, self.ln = group, ln
+        self.start = [p.copy() for p in (weights or ln.params)], [p.copy() for p in ln.value_params]
+
+    def setup(self) -> tuple:
+        self.ln.set_weights(*self.start)
+        return (np.random.default_rng(2),)
+
+    def run(self, rng: np.random.Generator) -> dict:
+        return self.ln.train_batch(rng, 200)
+
+    def check(self, row: dict) -> None:
+        """The curve row and the weights after one batch."""
+        assert row["steps"] >= 200 and not row["skipped"], row
+        if self.group == "npg-batch":
+            assert row["episodes"] > 1, row
+        elif self.group == "npg-batch-balancing":
+            assert row["episodes"] == 1 and row["max_reward"] == 200, row
+        weights = self.ln.params + self.ln.value_params
+        assert all(np.all(np.isfinite(w)) for w in weights)
+        assert any(not np.array_equal(w, w0) for w, w0 in zip(weights, self.start[0] + self.start[1], strict=True))
+
+
+@pytest.fixture(scope="module")
+def batch_sides():
+    """Both sides of every batch group (one compiled learner per learner and variant, shared by
+    the groups), and for each group each side's weights after one update of the same episodes
+    from the group's start weights, taken here while the sides are fresh (their optimizers in
+    the same state), so that no test depends on what ran before it."""
+    learners = {(name, v): learner(name, **(LOOP_PATH[name] if v == "loop-path" else {}))
+                for name in ("npg", "pg") for v in VARIANTS}
+    sides = {(group, v): BatchSide(group, learners[name, v], weights)
+             for group, (name, weights) in BATCHES.items() for v in VARIANTS}
+    updates = {}
+    for group in BATCHES:
+        sides[group, "vectorised"].setup()
+        episodes = sampled_batch(sides[group, "vectorised"].ln, np.random.default_rng(4))
+        for v in VARIANTS:
+            side = sides[group, v]
+            side.setup()
+            applied = side.ln.update(episodes)
+            updates[group, v] = applied, side.ln.params + side.ln.value_params
+    return sides, updates
+
+
+def batch_benchmark(benchmark, batch_sides, group: str, variant: str, rounds: int = 20) -> None:
+    side = batch_sides[0][group, variant]
     rows = []
-
-    def setup():
-        ln.set_weights(*start)
-        return (np.random.default_rng(2),), {}
-
-    def one_batch(rng):
-        rows.append(ln.train_batch(rng, 200))
-
-    measure(benchmark, group, variant, one_batch, setup, rounds if variant == "vectorised" else 3)
-    assert rows and all(r["steps"] >= 200 for r in rows)
-    return rows[-1]
+    benchmark.group = group
+    benchmark.name = variant
+    benchmark.pedantic(lambda rng: rows.append(side.run(rng)), setup=lambda: (side.setup(), {}),
+                       rounds=rounds if variant == "vectorised" else 3, iterations=1, warmup_rounds=1)
+    assert rows
+    side.check(rows[-1])
 
 
-@pytest.mark.parametrize("variant", ["vectorised", "loop-path"])
-def test_npg_batch(benchmark, variant):
-    row = batch_benchmark(benchmark, "npg-batch", "npg", variant)
-    assert row["episodes"] > 1
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_npg_batch(benchmark, batch_sides, variant):
+    batch_benchmark(benchmark, batch_sides, "npg-batch", variant)
 
 
-@pytest.mark.parametrize("variant", ["vectorised", "loop-path"])
-def test_npg_batch_balancing(benchmark, variant):
-    row = batch_benchmark(benchmark, "npg-batch-balancing", "npg", variant, weights=BALANCING, rounds=10)
-    assert row["episodes"] == 1 and row["max_reward"] == 200
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_npg_batch_balancing(benchmark, batch_sides, variant):
+    batch_benchmark(benchmark, batch_sides, "npg-batch-balancing", variant, rounds=10)
 
 
-@pytest.mark.parametrize("variant", ["vectorised", "loop-path"])
-def test_pg_batch(benchmark, variant):
-    batch_benchmark(benchmark, "pg-batch", "pg", variant)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pg_batch(benchmark, batch_sides, variant):
+    batch_benchmark(benchmark, batch_sides, "pg-batch", variant)
 
 
 @pytest.fixture(scope="module")
 def npg_and_batch():
+    """An npg learner, one fixed 200-step batch of its episodes and the loop's scores of it."""
     ln = learner("npg")
-    return ln, sampled_batch(ln, np.random.default_rng(3))
+    episodes = sampled_batch(ln, np.random.default_rng(3))
+    for method in METHODS:
+        ln.scores(episodes.observations[:2], episodes.actions[:2], method)  # compile
+    return ln, episodes, ln.scores(episodes.observations, episodes.actions, "loop")
 
 
-@pytest.mark.parametrize("per_sample", ["tiled", "jacobian", "closed_form", "loop"])
+def assert_scores(got: np.ndarray, loop: np.ndarray) -> None:
+    assert got.shape == loop.shape == (loop.shape[0], 10) and np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, loop, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("per_sample", METHODS)
 def test_npg_scores(benchmark, npg_and_batch, per_sample):
     """Per-sample gradients of one batch: one vectorised call vs one gradient call per time step."""
-    ln, episodes = npg_and_batch
+    ln, episodes, loop = npg_and_batch
     obs, actions = episodes.observations, episodes.actions
-    ln.scores(obs[:2], actions[:2], per_sample)  # compile
     out = []
-    measure(benchmark, "npg-scores", per_sample, lambda: out.append(ln.scores(obs, actions, per_sample)),
-            lambda: None, 30 if per_sample != "loop" else 3)
-    assert out[-1].shape == (episodes.steps, 10) and np.all(np.isfinite(out[-1]))
+    benchmark.group = "npg-scores"
+    benchmark.name = per_sample
+    benchmark.pedantic(lambda: out.append(ln.scores(obs, actions, per_sample)),
+                       rounds=30 if per_sample != "loop" else 3, iterations=1, warmup_rounds=1)
+    assert_scores(out[-1], loop)
 
 
-def test_speed_ratios():
-    """Ratios of the figures above (run last); checked only when benchmarks ran."""
-    if not TIMES:
-        pytest.skip("benchmarks disabled (run with --benchmark-enable to measure the ratios)")
-    failures = []
-    for (group, fast, slow), minimum in RATIOS.items():
-        if (group, fast) not in TIMES or (group, slow) not in TIMES:
-            continue
-        ratio = TIMES[(group, slow)] / TIMES[(group, fast)]
-        print(f"\n{group}: {fast} {TIMES[(group, fast)] * 1e3:.2f} ms, {slow} {TIMES[(group, slow)] * 1e3:.2f} ms,"
-              f" ratio {ratio:.1f}x" + (f" (target >= {minimum:g}x)" if minimum else ""))
-        if minimum is not None and ratio < minimum:
-            failures.append(f"{group}: {fast} only {ratio:.1f}x faster than {slow} (target {minimum:g}x)")
-    assert not failures, "; ".join(failures)
+def targets(group: str) -> dict[tuple[str, str], float | None]:
+    return {(fast, slow): target for (g, fast, slow), target in RATIOS.items() if g == group}
+
+
+@pytest.mark.parametrize("group", list(BATCHES))
+def test_speed_ratios(speed, batch_sides, group):
+    """Both sides of a batch group: the same update of the same episodes, and timed alternately."""
+    sides, updates = batch_sides
+    for v in VARIANTS:
+        assert updates[group, v][0], f"{group} {v}: the update was not applied"
+    for a, b in zip(updates[group, "vectorised"][1], updates[group, "loop-path"][1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+    mine = {v: sides[group, v] for v in VARIANTS}
+    times, rows = speed.minima({v: side.run for v, side in mine.items()}, rounds=5,
+                               setup=lambda v: mine[v].setup())
+    for v, side in mine.items():
+        side.check(rows[v])
+    speed.check_ratios(group, times, targets(group))
+
+
+def test_speed_ratios_scores(speed, npg_and_batch):
+    """The score methods on one batch, timed alternately; each gives the loop's scores."""
+    ln, episodes, loop = npg_and_batch
+    obs, actions = episodes.observations, episodes.actions
+    times, out = speed.minima({m: (lambda m=m: ln.scores(obs, actions, m)) for m in METHODS}, rounds=10,
+                              seconds=1.0, burst=3)
+    for method in METHODS:
+        assert_scores(out[method], loop)
+    speed.check_ratios("npg-scores", times, targets("npg-scores"))

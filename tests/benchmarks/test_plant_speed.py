@@ -16,17 +16,26 @@ Pairs (n = 64 unless said):
 * ``cartpole-env-steps``: 64 env-steps as one batched ``step_action`` +
   ``terminated`` vs Gymnasium's ``CartPole-v1`` (64 environments stepped in
   a loop) and vs Gymnasium's vectorised CartPole
-  (``make_vec(..., vectorization_mode="vector_entry_point")``).
+  (``make_vec(..., vectorization_mode="vector_entry_point")``), all from the
+  same 64 states with the same actions.
 
-Under ``make test`` (``--benchmark-disable``) every function runs once as a
-plain test and :func:`test_speed_ratios` is skipped; with
-``--benchmark-enable`` it prints the ratios of pytest-benchmark's minima and
-of minima re-measured with the two sides alternating (the load of a shared
-machine changes between two benchmarks), and checks the ratio of the best
-minimum of each side.
+Every variant first checks its result against the other variants of its
+group (the loop's states equal the batched ones, finite differences agree
+with the analytic Jacobians, Gymnasium's observations and terminations equal
+the batched cartpole's).  Under ``make test`` (``--benchmark-disable``) the
+``benchmark`` fixture then calls each variant once and each
+:func:`test_speed_ratios` case calls both of its sides once; with
+``--benchmark-enable`` pytest-benchmark times every variant and each
+:func:`test_speed_ratios` case times its sides for a second, taking turns in
+bursts of 5 calls (the load of a shared machine changes between two
+benchmarks; a burst warms the caches as a benchmark's loop does), and checks
+the ratio of their minima against :data:`RATIOS`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,54 +44,21 @@ import bench
 from bench.api import finite_difference_jacobians
 
 N = 64
-#: (group, measured, baseline) -> minimum ratio checked by test_speed_ratios
+#: (group, measured, baseline) -> minimum ratio checked by test_speed_ratios (None: reported only)
 RATIOS = {
     ("arm2-step", "batched", "python-loop"): 30.0,
-    ("arm3-step", "batched", "python-loop"): 30.0,
+    ("arm3_rods-step", "batched", "python-loop"): 30.0,
     ("arm2-jacobians", "analytic", "fd-separate-calls"): 10.0,
-    ("arm3-jacobians", "analytic", "fd-separate-calls"): 10.0,
+    ("arm3_rods-jacobians", "analytic", "fd-separate-calls"): 10.0,
     ("arm2-jacobians", "analytic", "fd-one-call"): None,    # reported, not checked (see the report)
-    ("arm3-jacobians", "analytic", "fd-one-call"): None,
+    ("arm3_rods-jacobians", "analytic", "fd-one-call"): None,
     ("cartpole-env-steps", "batched", "gymnasium-loop"): 10.0,
     ("cartpole-env-steps", "batched", "gymnasium-make-vec"): 1.0,
 }
-TIMES: dict[tuple[str, str], float] = {}
-FUNCS: dict[tuple[str, str], object] = {}
+GROUPS = list(dict.fromkeys(group for group, _, _ in RATIOS))
 
 
-def record(benchmark, group: str, name: str, fn) -> None:
-    """Benchmark ``fn`` (one round = the work of ``N`` arms / env-steps) and keep its minimum."""
-    benchmark.group = group
-    benchmark.name = name
-    benchmark.extra_info["n"] = N
-    benchmark(fn)
-    stats = getattr(benchmark, "stats", None)
-    if stats is not None and not benchmark.disabled:
-        TIMES[(group, name)] = stats.stats.min
-        FUNCS[(group, name)] = fn
-
-
-def interleaved_minima(fast, slow, seconds: float = 1.0) -> tuple[float, float]:
-    """Minimum times of ``fast`` and ``slow`` called alternately for about ``seconds``.
-
-    On a shared machine the load changes between two benchmarks run one after
-    the other; alternating the two calls exposes both to the same load.
-    """
-    import time
-
-    best_fast = best_slow = float("inf")
-    stop = time.perf_counter() + seconds
-    while time.perf_counter() < stop:
-        t0 = time.perf_counter()
-        fast()
-        t1 = time.perf_counter()
-        slow()
-        t2 = time.perf_counter()
-        best_fast, best_slow = min(best_fast, t1 - t0), min(best_slow, t2 - t1)
-    return best_fast, best_slow
-
-
-def arm_batch(name: str) -> tuple[object, np.ndarray, np.ndarray]:
+def arm_batch(name: str) -> tuple[Any, np.ndarray, np.ndarray]:
     plant = bench.plant(name)
     rng = np.random.default_rng(0)
     x = np.concatenate([plant.start_q + rng.uniform(-0.5, 0.5, (N, plant.n_joints)),
@@ -91,46 +67,21 @@ def arm_batch(name: str) -> tuple[object, np.ndarray, np.ndarray]:
     return plant, x, u
 
 
-@pytest.mark.parametrize("arm", ["arm2", "arm3"])
-def test_step_batched(benchmark, arm):
-    plant, x, u = arm_batch(arm)
-    record(benchmark, f"{arm}-step", "batched", lambda: plant.step(x, u))
-
-
-@pytest.mark.parametrize("arm", ["arm2", "arm3"])
-def test_step_python_loop(benchmark, arm):
+def arm_step(arm: str) -> dict[str, Callable[[], Any]]:
     plant, x, u = arm_batch(arm)
     rows = [(x[i:i + 1], u[i:i + 1]) for i in range(N)]
     step = plant.step
-
-    def loop():
-        for xi, ui in rows:
-            step(xi, ui)
-
-    record(benchmark, f"{arm}-step", "python-loop", loop)
-    np.testing.assert_array_equal(np.concatenate([step(xi, ui) for xi, ui in rows]), step(x, u))
+    return {"batched": lambda: step(x, u),
+            "python-loop": lambda: np.concatenate([step(xi, ui) for xi, ui in rows])}
 
 
-@pytest.mark.parametrize("arm", ["arm2", "arm3"])
-def test_jacobians_analytic(benchmark, arm):
-    plant, x, u = arm_batch(arm)
-    record(benchmark, f"{arm}-jacobians", "analytic", lambda: plant.jacobians(x, u))
-
-
-@pytest.mark.parametrize("arm", ["arm2", "arm3"])
-def test_jacobians_fd_one_call(benchmark, arm):
-    plant, x, u = arm_batch(arm)
-    record(benchmark, f"{arm}-jacobians", "fd-one-call", lambda: finite_difference_jacobians(plant.step, x, u))
-
-
-@pytest.mark.parametrize("arm", ["arm2", "arm3"])
-def test_jacobians_fd_separate_calls(benchmark, arm):
+def arm_jacobians(arm: str) -> dict[str, Callable[[], Any]]:
     plant, x, u = arm_batch(arm)
     s, m = plant.state_size, plant.input_size
     eps = float(np.cbrt(np.finfo(float).eps))
     shifts = [(eps * e[:s], eps * e[s:]) for e in np.eye(s + m)]
 
-    def fd():
+    def fd_separate_calls():
         a = np.empty((N, s, s))
         b = np.empty((N, s, m))
         for k, (dx, du) in enumerate(shifts):
@@ -141,76 +92,139 @@ def test_jacobians_fd_separate_calls(benchmark, arm):
                 b[:, :, k - s] = d
         return a, b
 
-    record(benchmark, f"{arm}-jacobians", "fd-separate-calls", fd)
-    ref = plant.jacobians(x, u)
-    for got, want in zip(fd(), ref, strict=True):
-        np.testing.assert_allclose(got, want, atol=1e-6 * np.abs(want).max())
+    return {"analytic": lambda: plant.jacobians(x, u),
+            "fd-one-call": lambda: finite_difference_jacobians(plant.step, x, u),
+            "fd-separate-calls": fd_separate_calls}
 
 
-def test_cartpole_batched(benchmark):
-    plant = bench.plant("cartpole")
-    x = plant.initial_state(N, np.random.default_rng(0))
-    actions = np.arange(N) % 2
-
-    def env_steps():
-        nxt = plant.step_action(x, actions)
-        return nxt, plant.terminated(nxt)
-
-    record(benchmark, "cartpole-env-steps", "batched", env_steps)
-
-
-def test_cartpole_gymnasium_loop(benchmark):
+def cartpole_env_steps() -> dict[str, Callable[[], Any]]:
+    """Three ways to do ``N`` env-steps from the same ``N`` states; each returns the next
+    observations and the terminations (Gymnasium's environments reset on termination and
+    alternate their pushes from call to call, so that episodes last a while)."""
     import gymnasium
 
+    plant = bench.plant("cartpole")
     envs = [gymnasium.make("CartPole-v1") for _ in range(N)]
     for i, env in enumerate(envs):
         env.reset(seed=i)
-    parity = [0]
+    x = np.array([env.unwrapped.state for env in envs])
+    vec = gymnasium.make_vec("CartPole-v1", num_envs=N, vectorization_mode="vector_entry_point")
+    vec.reset(seed=0)
+    vec.unwrapped.state = x.T.copy()
+    actions = np.arange(N) % 2
+    calls = {"loop": 0, "vec": 0}
 
-    def env_steps():
-        a = parity[0] = 1 - parity[0]        # alternate pushes: episodes last a while
-        for env in envs:
-            _, _, terminated, truncated, _ = env.step(a)
+    def batched():
+        nxt = plant.step_action(x, actions)
+        return nxt, plant.terminated(nxt)
+
+    def gymnasium_loop():
+        k = calls["loop"] = calls["loop"] + 1
+        obs, ends = [], []
+        for i, env in enumerate(envs):
+            o, _, terminated, truncated, _ = env.step((i + k + 1) % 2)
+            obs.append(o)
+            ends.append(terminated)
             if terminated or truncated:
                 env.reset()
+        return obs, ends
 
-    record(benchmark, "cartpole-env-steps", "gymnasium-loop", env_steps)
+    def gymnasium_make_vec():
+        k = calls["vec"] = calls["vec"] + 1
+        obs, _, terminated, _, _ = vec.step((actions + k + 1) % 2)
+        return obs, terminated
+
+    return {"batched": batched, "gymnasium-loop": gymnasium_loop, "gymnasium-make-vec": gymnasium_make_vec}
+
+
+def sides(group: str) -> dict[str, Callable[[], Any]]:
+    """The variants of ``group``, fresh: each call does the work of ``N`` arms / env-steps."""
+    if group == "cartpole-env-steps":
+        return cartpole_env_steps()
+    arm, what = group.split("-")
+    return (arm_step if what == "step" else arm_jacobians)(arm)
+
+
+def assert_agree(group: str, got: Any, want: Any) -> None:
+    """Results of two variants of ``group`` (first calls, from the same start) agree."""
+    if group.endswith("-step"):
+        assert got.shape == (N, want.shape[1]) and np.all(np.isfinite(got))
+        np.testing.assert_array_equal(got, want)
+    elif group.endswith("-jacobians"):
+        for g, w in zip(got, want, strict=True):
+            assert g.shape == w.shape and np.all(np.isfinite(g))
+            np.testing.assert_allclose(g, w, atol=1e-6 * np.abs(w).max())
+    else:  # Gymnasium observes float32 states
+        np.testing.assert_array_equal(np.asarray(got[0], np.float32), np.asarray(want[0], np.float32))
+        np.testing.assert_array_equal(np.asarray(got[1], bool), np.asarray(want[1], bool))
+
+
+def checked_variant(group: str, name: str) -> Callable[[], Any]:
+    """Variant ``name`` of ``group``, after checking its first result against every other variant."""
+    mine, others = sides(group), sides(group)
+    first = mine[name]()
+    for other, fn in others.items():
+        if other != name:
+            assert_agree(group, first, fn())
+    return mine[name]
+
+
+def record(benchmark, group: str, name: str) -> None:
+    """Check variant ``name`` of ``group``, then benchmark it (one round = the work of ``N``)."""
+    fn = checked_variant(group, name)
+    benchmark.group = group
+    benchmark.name = name
+    benchmark.extra_info["n"] = N
+    benchmark(fn)
+
+
+@pytest.mark.parametrize("arm", ["arm2", "arm3_rods"])
+def test_step_batched(benchmark, arm):
+    record(benchmark, f"{arm}-step", "batched")
+
+
+@pytest.mark.parametrize("arm", ["arm2", "arm3_rods"])
+def test_step_python_loop(benchmark, arm):
+    record(benchmark, f"{arm}-step", "python-loop")
+
+
+@pytest.mark.parametrize("arm", ["arm2", "arm3_rods"])
+def test_jacobians_analytic(benchmark, arm):
+    record(benchmark, f"{arm}-jacobians", "analytic")
+
+
+@pytest.mark.parametrize("arm", ["arm2", "arm3_rods"])
+def test_jacobians_fd_one_call(benchmark, arm):
+    record(benchmark, f"{arm}-jacobians", "fd-one-call")
+
+
+@pytest.mark.parametrize("arm", ["arm2", "arm3_rods"])
+def test_jacobians_fd_separate_calls(benchmark, arm):
+    record(benchmark, f"{arm}-jacobians", "fd-separate-calls")
+
+
+def test_cartpole_batched(benchmark):
+    record(benchmark, "cartpole-env-steps", "batched")
+
+
+def test_cartpole_gymnasium_loop(benchmark):
+    record(benchmark, "cartpole-env-steps", "gymnasium-loop")
 
 
 def test_cartpole_gymnasium_make_vec(benchmark):
-    import gymnasium
-
-    envs = gymnasium.make_vec("CartPole-v1", num_envs=N, vectorization_mode="vector_entry_point")
-    envs.reset(seed=0)
-    actions = np.arange(N) % 2
-    record(benchmark, "cartpole-env-steps", "gymnasium-make-vec", lambda: envs.step(actions))
-    envs.close()
+    record(benchmark, "cartpole-env-steps", "gymnasium-make-vec")
 
 
-def test_speed_ratios():
-    """Ratios of the figures above (run last); checked only when benchmarks ran.
-
-    Each line gives pytest-benchmark's minima (measured one benchmark after
-    the other) and minima re-measured with the two calls alternating.  The
-    checked ratio uses, for each side, the smaller of its two minima: both
-    are upper bounds of the unloaded time on this shared machine.
-    """
-    missing = [k for k in RATIOS if (k[0], k[1]) not in TIMES or (k[0], k[2]) not in TIMES]
-    if missing:
-        pytest.skip("benchmarks disabled (run with --benchmark-enable to measure the ratios)")
-    lines, failures = [], []
-    for (group, fast, slow), minimum in RATIOS.items():
-        t_fast, t_slow = TIMES[(group, fast)], TIMES[(group, slow)]
-        i_fast, i_slow = interleaved_minima(FUNCS[(group, fast)], FUNCS[(group, slow)])
-        ratio = min(t_slow, i_slow) / min(t_fast, i_fast)
-        lines.append(f"{group:18s} {fast} {t_fast * 1e6:7.1f} µs vs {slow} {t_slow * 1e6:8.1f} µs: "
-                     f"{t_slow / t_fast:5.1f}x; alternating {i_fast * 1e6:7.1f} vs {i_slow * 1e6:8.1f} µs: "
-                     f"{i_slow / i_fast:5.1f}x; checked {ratio:5.1f}x" + (f" (need >= {minimum:g}x)" if minimum else ""))
-        if minimum is not None and ratio < minimum:
-            failures.append(lines[-1])
-    t_batched = TIMES[("cartpole-env-steps", "batched")]
-    lines.append(f"cartpole env-steps/s: batched {N / t_batched:,.0f}, gymnasium loop "
-                 f"{N / TIMES[('cartpole-env-steps', 'gymnasium-loop')]:,.0f}, make_vec "
-                 f"{N / TIMES[('cartpole-env-steps', 'gymnasium-make-vec')]:,.0f}")
-    print("\n" + "\n".join(lines))
-    assert not failures, "\n".join(failures)
+@pytest.mark.parametrize("group", GROUPS)
+def test_speed_ratios(speed, group):
+    """Both sides of each pair of ``group`` timed here, taking turns in bursts of 5 calls (one call each
+    under ``make test``)."""
+    fns = sides(group)
+    times, first = speed.minima(fns, rounds=20, seconds=1.0, burst=5)
+    reference = next(iter(fns))
+    for result in first.values():
+        assert_agree(group, result, first[reference])
+    speed.check_ratios(group, times, {(fast, slow): target for (g, fast, slow), target in RATIOS.items()
+                                      if g == group})
+    if group == "cartpole-env-steps":
+        speed.note("cartpole env-steps/s: " + ", ".join(f"{name} {N / t:,.0f}" for name, t in times.items()))

@@ -2,31 +2,32 @@
 
 Run the real measurement with::
 
-    .venv/bin/pytest tests/benchmarks/test_snn_speed.py --benchmark-enable -s
+    .venv/bin/pytest tests/benchmarks/test_snn_speed.py --benchmark-enable
 
-The same converted network (default digits model, scale 300, synapse 10 ms)
-is run for ``STEPS`` steps per image by
+The same converted network (the default digits model trained once per
+session, ``trained_snn`` in tests/conftest.py; scale 300, synapse 10 ms) is
+run for ``STEPS`` steps per image by
 
 * ``nengodl-batch``: ``nengo_dl.Simulator`` with ``BATCH`` images per call,
 * ``nengodl-one``: ``nengo_dl.Simulator`` with one image per call,
-* ``nengo-core``: ``nengo.Simulator``, one image per run (the baseline).
+* ``nengo-core``: ``nengo.Simulator``, one image per run (the baseline),
 
-Simulators are built once; a round is the simulation only.  Times are
-compared per image per step.  Under ``make test`` (``--benchmark-disable``)
-each function runs once as a plain test and :func:`test_speed_ratios` is
-skipped; with ``--benchmark-enable`` it prints the figures and checks that
-batching pays in NengoDL, re-measured with the sides alternating.
+all in group ``snn-spiking-eval``.  Simulators are built once; a round is the
+simulation only.  Times are compared per image per step.  Every function
+checks its output: the batch classifies more than 80% of its images right,
+and the single-image runs give the batch's answer for its first image.
+Under ``make test`` (``--benchmark-disable``) each function runs once and
+:func:`test_speed_ratios` calls each engine once; with ``--benchmark-enable``
+it times the engines in turn for a few seconds, reports the figures per
+image-step and checks that batching pays in NengoDL (:data:`RATIOS`).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import time
 
 import numpy as np
 import pytest
-
-import bench
 
 if importlib.util.find_spec("nengo_dl") is None:
     pytest.skip("needs ctrlbench[tf]", allow_module_level=True)
@@ -35,19 +36,24 @@ STEPS = 30
 BATCH = 100
 #: work of one round, in image-steps
 WORK = {"nengodl-batch": BATCH * STEPS, "nengodl-one": STEPS, "nengo-core": STEPS}
-TIMES: dict[str, float] = {}
+#: (measured, baseline) -> minimum ratio of the times per image-step (None: reported only)
+RATIOS = {
+    ("nengodl-batch", "nengodl-one"): 2.0,
+    ("nengodl-batch", "nengo-core"): None,
+    ("nengodl-one", "nengo-core"): None,
+}
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory):
-    """Ready-built simulators of one trained network, and a function running each for one round."""
+def engines(trained_snn, digits):
+    """Ready-built simulators of one trained network, a function running each for one round,
+    and the labels of the batch's images."""
     import nengo
+
     from bench.controllers.tfcompat import nengo_dl as _nengo_dl
 
     nengo_dl = _nengo_dl()
-    data = bench.plant("digits").load(0)
-    snn = bench.controller("snn", epochs=3, cache_dir=str(tmp_path_factory.mktemp("cache")))
-    snn.fit(data[0], data[1], rng=np.random.default_rng(0))
+    snn, data = trained_snn, digits
     x = data[2][:BATCH].reshape(BATCH, 1, -1).astype(np.float32)
     runs, closers = {}, []
     for name, mb in (("nengodl-batch", BATCH), ("nengodl-one", 1)):
@@ -81,47 +87,42 @@ def record(benchmark, engines, name: str) -> np.ndarray:
     out = benchmark(runs[name])
     stats = getattr(benchmark, "stats", None)
     if stats is not None and not benchmark.disabled:
-        TIMES[name] = stats.stats.min / WORK[name]
-        benchmark.extra_info["us_per_image_step"] = TIMES[name] * 1e6
+        benchmark.extra_info["us_per_image_step"] = stats.stats.min / WORK[name] * 1e6
     return out
 
 
-def test_nengodl_batch(benchmark, engines):
-    out = record(benchmark, engines, "nengodl-batch")
-    assert out.shape == (BATCH, 10)
-    assert np.mean(out.argmax(-1) == engines[1]) > 0.8
+def check(name: str, out: np.ndarray, batch_answer: np.ndarray, labels: np.ndarray) -> None:
+    """The output of engine ``name``, against the batch engine's answers and the labels."""
+    if name == "nengodl-batch":
+        assert out.shape == (BATCH, 10) and np.all(np.isfinite(out))
+        assert np.mean(out.argmax(-1) == labels) > 0.8
+    else:  # same network, same answer for the first image (initial voltages differ)
+        assert out.shape == (1, 10) and np.all(np.isfinite(out))
+        assert out.argmax() == batch_answer[0]
 
 
-def test_nengodl_one(benchmark, engines):
-    assert record(benchmark, engines, "nengodl-one").shape == (1, 10)
+@pytest.fixture(scope="module")
+def batch_answer(engines):
+    """The batch engine's answers for its ``BATCH`` images."""
+    return engines[0]["nengodl-batch"]().argmax(-1)
 
 
-def test_nengo_core(benchmark, engines):
-    out = record(benchmark, engines, "nengo-core")
-    assert out.shape == (1, 10)
-    dl = engines[0]["nengodl-one"]()
-    assert out.argmax() == dl.argmax()  # same network, same answer (initial voltages differ)
+def test_nengodl_batch(benchmark, engines, batch_answer):
+    check("nengodl-batch", record(benchmark, engines, "nengodl-batch"), batch_answer, engines[1])
 
 
-def interleaved(fns: dict[str, object], seconds: float = 3.0) -> dict[str, float]:
-    """Minimum time per image-step of each function, calling them in turn for ``seconds``."""
-    best = dict.fromkeys(fns, float("inf"))
-    stop = time.perf_counter() + seconds
-    while time.perf_counter() < stop:
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], (time.perf_counter() - t0) / WORK[name])
-    return best
+def test_nengodl_one(benchmark, engines, batch_answer):
+    check("nengodl-one", record(benchmark, engines, "nengodl-one"), batch_answer, engines[1])
 
 
-def test_speed_ratios(engines):
-    if len(TIMES) < len(WORK):
-        pytest.skip("speed ratios need --benchmark-enable")
-    again = interleaved(engines[0])
-    for name in WORK:
-        print(f"{name:14s} {TIMES[name] * 1e6:8.1f} µs per image-step (benchmark min), "
-              f"{again[name] * 1e6:8.1f} interleaved")
-    print(f"nengo-core / nengodl-batch: {again['nengo-core'] / again['nengodl-batch']:.1f}x; "
-          f"nengo-core / nengodl-one: {again['nengo-core'] / again['nengodl-one']:.2f}x")
-    assert again["nengodl-one"] / again["nengodl-batch"] > 2.0
+def test_nengo_core(benchmark, engines, batch_answer):
+    check("nengo-core", record(benchmark, engines, "nengo-core"), batch_answer, engines[1])
+
+
+def test_speed_ratios(speed, engines, batch_answer):
+    """The three engines called in turn for a few seconds (once each under ``make test``)."""
+    runs, labels = engines
+    times, out = speed.minima(runs, rounds=3, seconds=3.0)
+    for name, result in out.items():
+        check(name, result, batch_answer, labels)
+    speed.check_ratios("snn-spiking-eval", {name: t / WORK[name] for name, t in times.items()}, RATIOS)

@@ -26,4 +26,4 @@ class PD(bench.Controller):
 @bench.hookimpl
 def register_controllers(register):
     register("pd", "bench_example:PD", summary="joint-space PD to the IK solution (example plugin)",
-             provides={"act"}, needs={"kinematics"})
+             provides={"act"}, needs={"kinematics"}, accepts={"hand"})
