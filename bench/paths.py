@@ -24,6 +24,9 @@ from pathlib import Path
 
 from .errors import StoreError, UsageError
 
+#: The folder of the default results store, created when missing (relative to the working directory).
+DEFAULT_FOLDER = Path(".bench")
+
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -96,6 +99,11 @@ def output_file(path: str | os.PathLike, flag: str = "--out") -> Path:
     return p
 
 
+def _in_default_folder(p: Path) -> bool:
+    """True for a store directly in the default folder (``.bench/`` of the working directory), named or not."""
+    return p.parent.absolute() == DEFAULT_FOLDER.absolute()
+
+
 def store_file(path: str | os.PathLike, flag: str = "--db", *, must_exist: bool = False,
                create_folder: bool = False) -> Path:
     """``path`` as a results store.
@@ -106,6 +114,7 @@ def store_file(path: str | os.PathLike, flag: str = "--db", *, must_exist: bool 
     non-empty file: nothing is ever created for a read.
     """
     p = Path(path).expanduser()
+    create_folder = create_folder or _in_default_folder(p)
     if p.is_dir():
         raise StoreError(f"{flag} {_show(p)}: is a folder, not a results file; give a file such as "
                          f"{_show(p / 'results.sqlite')}")

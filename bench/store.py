@@ -34,11 +34,9 @@ is rolled back, so every run stored before stays whole.
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
-import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -46,7 +44,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
-from .limits import env_number
+from .frames import decode_frame, encode_frame
+from .storecheck import (
+    _OUTSIDE,
+    DEFAULT_DB,
+    SQLITE_MAGIC,
+    _code,
+    _write_error,
+    check_writable,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,17 +60,9 @@ if TYPE_CHECKING:
     from .api import Result
 
 APP = "ctrlbench"
-DEFAULT_DB = Path(".bench") / "results.sqlite"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 SCHEMA_VERSION = 3
 #: Seconds a write waits for another process's write to end (concurrent sweeps share a store).
 BUSY_TIMEOUT_S = 60.0
-#: Default of ``BENCH_STORE_LOCK_WAIT_S``: how long the check before a command waits for a store that
-#: another process keeps locked before refusing it.
-LOCK_WAIT_S = 5.0
-#: Default of ``BENCH_STORE_MIN_FREE_MB``: the free space (MB) a store's file system must have before a
-#: command that writes starts (0 switches the check off).
-MIN_FREE_MB = 32
 
 _RUNS = """CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -122,119 +120,8 @@ def _finite_or_none(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-# -- frame encoding ------------------------------------------------------------------------
-#: The encoding of frames written now: columns in binary, compressed (:func:`encode_frame`).
-FRAME_ENCODING = "cols1"
-#: A float column is kept as float32 when that moves no value by more than this part of the column's range.
-FLOAT32_TOLERANCE = 1e-6
 #: Run ids per ``IN (...)`` query (SQLite allows 32766 parameters).
 _ID_CHUNK = 10_000
-
-
-def _float_column(a: Any) -> Any:
-    """float64 values as float32 when that keeps them to :data:`FLOAT32_TOLERANCE` of the column's range."""
-    import numpy as np
-
-    a = np.asarray(a, dtype="<f8")
-    with np.errstate(over="ignore"):
-        b = a.astype("<f4")
-    finite = np.isfinite(a)
-    if not np.array_equal(np.isfinite(b), finite):  # beyond float32's range
-        return a
-    if finite.any():
-        x = a[finite]
-        with np.errstate(over="ignore", invalid="ignore"):
-            if not np.max(np.abs(b[finite].astype("<f8") - x)) <= FLOAT32_TOLERANCE * (x.max() - x.min()):
-                return a
-    return b
-
-
-def encode_frame(frame: pd.DataFrame) -> tuple[bytes | str, str]:
-    """``(data, encoding)`` of a per-step table as the store keeps it.
-
-    ``cols1`` (every frame of numbers, booleans and strings): a JSON header
-    (rows; each column's name and stored type) and each column's values in
-    binary, byte-shuffled, the whole zlib-compressed.  Integers take the
-    smallest type that holds them; a float column is stored as float32 when
-    that moves no value by more than a millionth of the column's range
-    (:data:`FLOAT32_TOLERANCE`; otherwise float64: timestamps, huge
-    ranges), so a 64-target reach trajectory takes about a tenth of its
-    JSON.  Any other frame (dates, mixed objects) is stored as JSON
-    (``json``), as every frame was before schema 3.
-    """
-    import zlib
-
-    import numpy as np
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
-
-    columns, parts = [], []
-    names = [str(c) for c in frame.columns]
-    ok = len(set(names)) == len(names)
-    for name, col in zip(names, (frame.iloc[:, i] for i in range(frame.shape[1]))) if ok else ():
-        dtype = col.dtype
-        if is_bool_dtype(dtype) and not col.isna().any():
-            a = col.to_numpy(dtype="<u1")
-            kind = "b"
-        elif is_numeric_dtype(dtype) and dtype.kind in "iu" and not col.isna().any():
-            a = col.to_numpy(dtype=np.uint64 if dtype.kind == "u" and dtype.itemsize == 8 else np.int64)
-            lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
-            a = a.astype(next(t for t in ("<i1", "<i2", "<i4", "<i8", "<u8")
-                              if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max))
-            kind = "i"
-        elif is_numeric_dtype(dtype) and dtype.kind in "fiu":   # a nullable integer column with NA: floats
-            a = _float_column(col.to_numpy(dtype="<f8", na_value=np.nan))
-            kind = "f"
-        elif (is_string_dtype(dtype) or dtype.kind == "O") and all(v is None or isinstance(v, str) or v != v
-                                                                   for v in col.tolist()):
-            parts.append(json.dumps([v if isinstance(v, str) else None for v in col.tolist()]).encode())
-            columns.append([name, "s", len(parts[-1])])
-            continue
-        else:
-            ok = False
-            break
-        a = np.ascontiguousarray(a)
-        parts.append(a.view(np.uint8).reshape(-1, a.dtype.itemsize).T.tobytes())  # byte planes compress best
-        columns.append([name, kind, a.dtype.str])
-    if not ok:
-        return frame.to_json(orient="split", index=False, double_precision=10, date_format="iso"), "json"
-    head = json.dumps({"rows": len(frame), "columns": columns}, separators=(",", ":")).encode()
-    return zlib.compress(head + b"\n" + b"".join(parts), 6), FRAME_ENCODING
-
-
-def decode_frame(data: bytes | str, encoding: str = "json") -> pd.DataFrame:
-    """The per-step table that :func:`encode_frame` stored (``json``: the encoding of schemas 1 and 2).
-
-    Integers come back as int64 and floats as float64, whatever their stored width.
-    """
-    import numpy as np
-    import pandas as pd
-
-    if encoding == "json":
-        import io
-
-        text = data.decode() if isinstance(data, bytes) else data
-        return pd.read_json(io.StringIO(text), orient="split")
-    if encoding != FRAME_ENCODING:
-        raise StoreError(f"a frame stored with encoding {encoding!r}, unknown to this ctrlbench; upgrade ctrlbench")
-    import zlib
-
-    raw = zlib.decompress(data)
-    cut = raw.index(b"\n")
-    head = json.loads(raw[:cut])
-    rows, pos, cols = int(head["rows"]), cut + 1, {}
-    for name, kind, spec in head["columns"]:
-        if kind == "s":
-            cols[name] = pd.Series(json.loads(raw[pos:pos + spec]), index=pd.RangeIndex(rows))
-            pos += spec
-            continue
-        dtype = np.dtype(spec)
-        size = rows * dtype.itemsize
-        planes = np.frombuffer(raw, dtype=np.uint8, count=size, offset=pos).reshape(dtype.itemsize, rows)
-        a = np.ascontiguousarray(planes.T).view(dtype).reshape(rows)
-        pos += size
-        cols[name] = a.astype(bool) if kind == "b" else a.astype(np.int64 if kind == "i" and dtype.kind == "i"
-                                                                  else (np.float64 if kind == "f" else dtype))
-    return pd.DataFrame(cols, index=pd.RangeIndex(rows))
 
 
 class Store:
@@ -310,7 +197,7 @@ class Store:
         try:
             if p.exists() and p.stat().st_size > 0:
                 with open(p, "rb") as fh:
-                    if fh.read(16) != _SQLITE_MAGIC:
+                    if fh.read(16) != SQLITE_MAGIC:
                         raise StoreError(f"--db {p}: not a ctrlbench results store (not an SQLite file); "
                                          "refusing to touch it")
                 with self._open() as con:
@@ -564,172 +451,6 @@ class Store:
         for c in ("wall_s", "cpu_s"):
             df[c] = df[c].astype(float)
         return df
-
-
-# -- writability ------------------------------------------------------------------
-#: SQLite result codes of a failure from outside the file: busy/locked, read-only, I/O, cannot open, full.
-_BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 10, 13, 14
-_OUTSIDE = (_BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN)
-_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-
-
-def _code(exc: BaseException) -> int | None:
-    """The primary SQLite result code of ``exc`` (None for another error)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else code & 0xFF
-
-
-
-
-def lock_wait() -> float:
-    """``BENCH_STORE_LOCK_WAIT_S`` (default :data:`LOCK_WAIT_S`)."""
-    return env_number("BENCH_STORE_LOCK_WAIT_S", LOCK_WAIT_S, unit="seconds", allow_zero=True, error=StoreError)
-
-
-def min_free_mb() -> float:
-    """``BENCH_STORE_MIN_FREE_MB`` (default :data:`MIN_FREE_MB`; 0: no check)."""
-    return env_number("BENCH_STORE_MIN_FREE_MB", MIN_FREE_MB, unit="MB", allow_zero=True, error=StoreError)
-
-
-def _free(folder: Path) -> str:
-    try:
-        return f"{shutil.disk_usage(folder).free / 2**20:.1f} MB free"
-    except OSError:
-        return "free space unknown"
-
-
-def lock_holders(path: str | os.PathLike) -> list[int]:
-    """Pids of other processes holding a lock on ``path`` (Linux ``/proc/locks``; [] elsewhere)."""
-    try:
-        st = os.stat(path)
-        lines = Path("/proc/locks").read_text().splitlines()
-    except OSError:
-        return []
-    ident = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    pids = []
-    for line in lines:
-        parts = line.split()
-        if "->" in parts:  # a waiter, not a holder
-            continue
-        for i, part in enumerate(parts[:-1]):
-            if part.isdigit() and parts[i + 1] == ident:
-                pid = int(part)
-                if pid != os.getpid() and pid not in pids:
-                    pids.append(pid)
-    return pids
-
-
-def _who(pids: list[int]) -> str:
-    if not pids:
-        return ""
-    shown = []
-    for pid in pids[:3]:
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            cmd = ""
-        cmd = " ".join(Path(w).name if i == 0 else w for i, w in enumerate(cmd.split()[:4]))
-        shown.append(f"pid {pid}" + (f": {cmd[:60]}" if cmd else ""))
-    return f" ({'; '.join(shown)})"
-
-
-def _write_error(exc: BaseException, path: Path, what: str, timeout: float) -> StoreError | BaseException:
-    """A :class:`StoreError` naming why writing ``what`` to the store at ``path`` failed (``exc`` itself when
-    the cause is the file's own, such as a corrupt database)."""
-    code, folder = _code(exc), Path(path).parent
-    target = f"writing {what} to {path}" if what else f"writing to {path}"
-    errno_ = getattr(exc, "errno", None)
-    if code == _FULL or errno_ in _FULL_ERRNOS or (code == _IOERR and _nearly_full(folder)):
-        return StoreError(f"disk full (no space left on device) {target} ({_free(folder)}; every run stored "
-                          f"before is kept)")
-    if code in (_BUSY, _LOCKED):
-        return StoreError(f"store {path} is locked by another process{_who(lock_holders(path))}: waited "
-                          f"{timeout:g} s{' to write ' + what if what else ''}; wait for it to finish or stop it "
-                          f"(BENCH_STORE_LOCK_WAIT_S sets the wait before a command starts)")
-    if code == _READONLY or errno_ in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return StoreError(f"store {path} is read-only ({exc}); give a --db you can write to")
-    if code == _CANTOPEN:
-        return StoreError(f"cannot open store {path} for writing ({exc}): is its folder {folder} writable?")
-    if code == _IOERR:
-        return StoreError(f"disk I/O error {target} ({exc}; {_free(folder)})")
-    return exc
-
-
-def _nearly_full(folder: Path) -> bool:
-    try:
-        return shutil.disk_usage(folder).free < 1 << 20
-    except OSError:
-        return False
-
-
-def _is_sqlite(p: Path) -> bool:
-    try:
-        with open(p, "rb") as fh:
-            return fh.read(16) == _SQLITE_MAGIC
-    except OSError:
-        return False
-
-
-def check_writable(path: str | os.PathLike = DEFAULT_DB) -> None:
-    """Refuse, before anything runs, a store this process could not write: one :class:`StoreError` line
-    (exit 2) naming the cause.
-
-    * its folder must exist (only the default ``.bench/`` folder is created);
-    * the folder (SQLite writes a journal next to the file) and the file must
-      be writable, on a file system that is not mounted read-only;
-    * the file system must have ``BENCH_STORE_MIN_FREE_MB`` free (default
-      :data:`MIN_FREE_MB`);
-    * an existing store must not be locked by another process for more than
-      ``BENCH_STORE_LOCK_WAIT_S`` seconds (default :data:`LOCK_WAIT_S`); the
-      message names the holder's pid when the system tells (``/proc/locks``).
-    """
-    p = Path(path)
-    folder = p.parent
-    if not folder.is_dir():
-        if folder.exists() or p != DEFAULT_DB:
-            raise StoreError(f"--db {p}: directory {folder} does not exist; create it first "
-                             f"(only the default {DEFAULT_DB.parent}/ folder is made)")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"--db {p}: cannot create folder {folder} ({exc.strerror or exc})") from None
-    if p.is_dir():
-        raise StoreError(f"--db {p}: is a directory, not a results file")
-    try:
-        readonly = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except (OSError, AttributeError):
-        readonly = False
-    if readonly:
-        raise StoreError(f"--db {p}: the file system of {folder} is mounted read-only; give a --db you can write to")
-    for target, kind in ((folder, "folder"), (p, "file")):
-        if (kind == "folder" or p.exists()) and not os.access(target, os.W_OK):
-            raise StoreError(f"--db {p}: the {kind} {target} is not writable (read-only); give a --db you can "
-                             f"write to")
-    need = min_free_mb()
-    if need > 0:
-        try:
-            free = shutil.disk_usage(folder).free / 2**20
-        except OSError:
-            free = math.inf
-        if free < need:
-            raise StoreError(f"--db {p}: disk nearly full: {free:.1f} MB free on the file system of {folder}, at "
-                             f"least {need:g} MB needed (BENCH_STORE_MIN_FREE_MB)")
-    if _is_sqlite(p):  # anything else is refused by Store() itself, untouched
-        wait = lock_wait()
-        try:
-            con = sqlite3.connect(p.resolve().as_uri() + "?mode=rw", uri=True, timeout=wait, isolation_level=None)
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                con.execute("ROLLBACK")
-            finally:
-                con.close()
-        except sqlite3.OperationalError as exc:
-            err = _write_error(exc, p, "", wait)
-            if isinstance(err, StoreError):
-                raise err from None
-            raise StoreError(f"--db {p}: unreadable SQLite file ({exc}); refusing to touch it") from None
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"--db {p}: unreadable SQLite file ({exc}); refusing to touch it") from None
 
 
 #: Values one ``--where`` column may list (SQLite binds each as a parameter; it allows 32766 in all).

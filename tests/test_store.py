@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 import bench
+import bench.frames
 from bench.api import Metric, Result
 from bench.errors import StoreError
 from bench.reports import load
@@ -86,7 +87,7 @@ def test_frames_are_stored_compressed_and_read_back_as_they_were():
     import numpy as np
     import pandas as pd
 
-    from bench.store import FRAME_ENCODING, decode_frame, encode_frame
+    from bench.frames import FRAME_ENCODING, decode_frame, encode_frame
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({
@@ -136,7 +137,7 @@ def test_a_schema_2_store_keeps_its_json_frames_readable_and_migrates_on_its_fir
     old = Store(db)
     assert old.version == 2
     assert old.frame(first.run_id, "trajectory").equals(
-        bench.store.decode_frame(old_json, "json"))
+        bench.frames.decode_frame(old_json, "json"))
     assert {k: sorted(v) for k, v in old.frame_names().items()} == {first.run_id: ["arm", "trajectory"]}
     assert old.lookup(first.meta["experiment"], 0)["id"] == first.run_id   # a schema-2 store: its keys match
     assert db.read_bytes() == before  # reading never writes

@@ -8,7 +8,8 @@ from ..paths import output_file
 from ..reports import html, stats
 from ..runner import git_commit
 from ..session import db_path
-from ..store import Store, check_writable
+from ..store import Store
+from ..storecheck import check_writable
 from ..suite import find
 from . import Printer
 from .sweep import Execution, execute_plan

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import SweepError
 from ..session import db_path
-from ..store import Store, check_writable
+from ..store import Store
+from ..storecheck import check_writable
 from ..sweep import EXECUTORS, Plan, SweepReport, plan, run_sweep
 from . import Printer
 

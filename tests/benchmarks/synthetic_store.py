@@ -17,7 +17,7 @@ few seconds (one transaction, ``executemany``), shaped as real ones:
   its task's frames with the real columns and row counts (the reach
   ``trajectory``: 50 time points × targets; the ``arm`` frame: 200 rows;
   the balance ``curve``: 200 batches; ...), stored with the store's own
-  encoder (:func:`bench.store.encode_frame`, or ``encoding="json"``: the
+  encoder (:func:`bench.frames.encode_frame`, or ``encoding="json"``: the
   JSON of schema 2, to measure the store as it was).
 
 ``python tests/benchmarks/synthetic_store.py OUT.sqlite RUNS`` writes one.
@@ -266,7 +266,8 @@ def make(path: str | Path, runs: int, *, seeds: int = 10, commits: int = 4, fail
     reach trajectories (``reach.frame_points``: 50 now, 100 before);
     ``families``: only these ``"plant controller task"`` families (default all).
     """
-    from bench.store import Store, encode_frame
+    from bench.frames import encode_frame
+    from bench.store import Store
 
     path = Path(path)
     for p in (path, Path(f"{path}-journal"), Path(f"{path}-wal")):
