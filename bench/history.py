@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import UsageError, suggestion
-from .reports.stats import bootstrap_change, bootstrap_ci, fmt, variants
+from .reports.stats import bootstrap_change, bootstrap_cis, fmt, variants
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,7 +120,7 @@ def history(df: pd.DataFrame, *, metrics: Sequence[str] | None = None, threshold
     labels = variants(df)
     df["variant"] = [("" if s == "*" else labels.get(h, "")) for s, h in zip(df["series"], df["settings_hash"])]
     df["order"] = df["commit"].map(order)
-    rows, steps = [], []
+    rows, steps, finite = [], [], []
     for key, g in df.groupby(SERIES + ["metric"], sort=False):
         unit, better, variant = g["unit"].iloc[-1], g["better"].iloc[-1], g["variant"].iloc[0]
         limit = thresholds(key[2], key[-1]) if thresholds is not None else threshold
@@ -130,16 +130,18 @@ def history(df: pd.DataFrame, *, metrics: Sequence[str] | None = None, threshold
             per_seed = c.groupby("seed")["value"].mean()
             v = per_seed.to_numpy(dtype=float)
             fin = v[np.isfinite(v)]
-            lo, hi = bootstrap_ci(fin, n_resamples=n_resamples, seed=seed)
             point = dict(zip(SERIES, key[:4]), variant=variant, metric=key[-1], unit=unit, better=better,
                          commit=commit, order=order[commit], mean=float(fin.mean()) if fin.size else math.nan,
-                         ci_low=lo, ci_high=hi, n=int(fin.size), seeds=len(v))
+                         ci_low=math.nan, ci_high=math.nan, n=int(fin.size), seeds=len(v))
             rows.append(point)
+            finite.append(fin)
             if prev is not None:
                 steps.append({**{k: point[k] for k in (*SERIES, "variant", "metric", "unit", "better", "commit",
                                                         "order")},
                               "previous": prev_commit, **_step(prev, per_seed, better, limit, n_resamples, seed)})
             prev, prev_commit = per_seed, commit
+    for point, (lo, hi) in zip(rows, bootstrap_cis(finite, n_resamples=n_resamples, seed=seed)):
+        point["ci_low"], point["ci_high"] = lo, hi
     points = pd.DataFrame(rows)
     step_cols = [*SERIES, "variant", "metric", "unit", "better", "commit", "order", "previous", "base", "head",
                  "rel", "rel_low", "rel_high", "diff_low", "diff_high", "paired", "threshold", "step", "verdict",

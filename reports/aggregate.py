@@ -146,20 +146,29 @@ def run_scores(df: pd.DataFrame, score: Mapping[str, Sequence[str]] | None = Non
             continue
         flat = flat_settings(g)
         own = _own_swept(g, flat)
-        for run_id, r in g.groupby("run_id", sort=False):
-            values = dict(zip(r["metric"], r["value"]))
-            metric = next((m for m in wanted if m in values), None)
-            if metric is None:
-                continue
-            first = r.iloc[0]
-            ctrl = str(first["controller"])
-            f = flat.get(first["settings_hash"], {})
-            label = ", ".join(f"{k}={fmt(f[k]) if isinstance(f[k], float) else f[k]}"
-                              for k in own.get(ctrl, []) if k in f)
-            v = float(values[metric])
-            rows.append({"algorithm": ctrl + (f" ({label})" if label else ""), "controller": ctrl,
-                         "plant": first["plant"], "task": task, "seed": int(first["seed"]), "run_id": int(run_id),
-                         "metric": metric, "score": 0.0 if math.isnan(v) else min(max(v, 0.0), 1.0)})
+        # per run (in order of first appearance): its first wanted metric it reports, the last value of it
+        rank = g["metric"].map({m: i for i, m in enumerate(reversed(wanted))})   # higher: wanted earlier
+        sub = g.assign(_rank=rank.to_numpy(dtype=float))[rank.notna().to_numpy()]
+        if sub.empty:
+            continue
+        sub = sub[sub["_rank"].to_numpy() == sub.groupby("run_id", sort=False)["_rank"].transform("max").to_numpy()]
+        sub = sub.drop_duplicates("run_id", keep="last")
+        first = {rid: i for i, rid in enumerate(g["run_id"].drop_duplicates())}
+        sub = sub.iloc[np.argsort([first[rid] for rid in sub["run_id"]], kind="stable")]
+        algos: dict[tuple[str, str], str] = {}
+        for ctrl, h in zip(sub["controller"].astype(str), sub["settings_hash"]):
+            if (ctrl, h) not in algos:
+                f = flat.get(h, {})
+                label = ", ".join(f"{k}={fmt(f[k]) if isinstance(f[k], float) else f[k]}"
+                                  for k in own.get(ctrl, []) if k in f)
+                algos[(ctrl, h)] = ctrl + (f" ({label})" if label else "")
+        for ctrl, h, plant, seed, run_id, metric, value in zip(
+                sub["controller"].astype(str), sub["settings_hash"], sub["plant"], sub["seed"], sub["run_id"],
+                sub["metric"], sub["value"]):
+            v = float(value)
+            rows.append({"algorithm": algos[(ctrl, h)], "controller": ctrl, "plant": plant, "task": task,
+                         "seed": int(seed), "run_id": int(run_id), "metric": metric,
+                         "score": 0.0 if math.isnan(v) else min(max(v, 0.0), 1.0)})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -169,6 +178,25 @@ def _own_swept(g: pd.DataFrame, flat: Mapping[str, Mapping[str, Any]]) -> dict[s
             for ctrl, rows in g.drop_duplicates("settings_hash").groupby("controller", sort=False)}
 
 
+class Profiles(Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]):
+    """algorithm → its :func:`profile`, computed when first read (a report draws a few of many)."""
+
+    def __init__(self, by_task: Mapping[str, Mapping[Any, np.ndarray]], taus: np.ndarray, **kw: Any) -> None:
+        self._by_task, self._taus, self._kw = dict(by_task), taus, kw
+        self._done: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def __getitem__(self, algo: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if algo not in self._done:
+            self._done[algo] = profile(self._by_task[algo], self._taus, **self._kw)
+        return self._done[algo]
+
+    def __iter__(self) -> Any:
+        return iter(self._by_task)
+
+    def __len__(self) -> int:
+        return len(self._by_task)
+
+
 @dataclasses.dataclass
 class Aggregate:
     """The aggregate statistics of a report: ``table`` (one row per algorithm) and its profiles."""
@@ -176,7 +204,7 @@ class Aggregate:
     scores: pd.DataFrame
     table: pd.DataFrame
     taus: np.ndarray
-    profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    profiles: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]   # a :class:`Profiles`: computed when read
 
 
 def aggregate(df: pd.DataFrame, *, n_resamples: int = N_RESAMPLES, seed: int = 0,
@@ -189,7 +217,7 @@ def aggregate(df: pd.DataFrame, *, n_resamples: int = N_RESAMPLES, seed: int = 0
     import pandas as pd
 
     sc = run_scores(df, score)
-    rows, profiles = [], {}
+    rows, by_algo = [], {}
     for algo, g in sc.groupby("algorithm", sort=False):
         by_task = {k: grp["score"].to_numpy() for k, grp in g.groupby(["plant", "task"], sort=False)}
         q = interval(by_task, "iqm", n_resamples=n_resamples, seed=seed)
@@ -197,10 +225,10 @@ def aggregate(df: pd.DataFrame, *, n_resamples: int = N_RESAMPLES, seed: int = 0
         rows.append({"algorithm": algo, "tasks": ", ".join(f"{p} {t}" for p, t in by_task), "runs": len(g),
                      "iqm": q[0], "iqm_low": q[1], "iqm_high": q[2], "mean": m[0], "mean_low": m[1],
                      "mean_high": m[2], "median": float(np.median(g["score"]))})
-        profiles[str(algo)] = profile(by_task, TAUS, n_resamples=n_resamples, seed=seed)
+        by_algo[str(algo)] = by_task
     table = pd.DataFrame(rows, columns=["algorithm", "tasks", "runs", "iqm", "iqm_low", "iqm_high", "mean",
                                         "mean_low", "mean_high", "median"])
-    return Aggregate(sc, table, TAUS, profiles)
+    return Aggregate(sc, table, TAUS, Profiles(by_algo, TAUS, n_resamples=n_resamples, seed=seed))
 
 
 def note(agg: Aggregate) -> str:

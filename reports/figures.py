@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .animation import ARM_FRAME
-from .stats import band, bootstrap_ci, flat_settings, pareto_front, pick_headline, swept
+from .stats import band, bootstrap_cis, flat_settings, pareto_front, pick_headline, swept
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -398,13 +398,15 @@ def _line_label(flat: dict[str, Any], controller: str, others: list[str], severa
 
 
 def against_settings(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
-                     frames: dict[int, list[str]] | None = None, max_panels: int = 4) -> list[Figure]:
+                     frames: dict[int, list[str]] | None = None, max_panels: int = 4,
+                     max_lines: int = MAX_LINES) -> list[Figure]:
     """Each task's headline metrics against each numeric setting swept on a plant (x), one line per value of
     the other swept settings (and controller), mean over seeds with a shaded 95% bootstrap CI band.
 
     ``bench sweep digits snn classify --set snn.scale_firing_rates=1,5,20,100 --set snn.synapse=0,0.005,0.01``
     gives spiking accuracy (and the other headline metrics) against the scale, one line per synapse, and
-    against the synapse, one line per scale.  One figure per (plant, task, setting), a panel per metric.
+    against the synapse, one line per scale.  One figure per (plant, task, setting), a panel per metric, of at
+    most ``max_lines`` lines (each controller's first lines in turn; the caption says how many were left out).
     """
     plt = _pyplot()
     runs = _runs(df)
@@ -430,21 +432,26 @@ def against_settings(store: Any, df: pd.DataFrame, out: Path, variants: dict[str
             sub = sub.assign(line=[_line_label(flat[r.settings_hash], r.controller, others, several)
                                    for r in sub.itertuples(index=False)],
                              x=[float(values[h]) for h in sub["settings_hash"]])
+            owners = dict(zip(sub["line"], sub["controller"].astype(str)))
+            shown = _pick_lines(owners, owners, max_lines)
+            sub = sub[sub["line"].isin(shown)]
             fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
             handles: dict[str, Any] = {}
             for ax, m in zip(axes[0], metrics):
-                for label, lines in sub.groupby("line", sort=False):
-                    xs, mean, lo, hi = [], [], [], []
-                    for xv, pts in sorted(lines.groupby("x"), key=lambda t: t[0]):
-                        v = wide.loc[pts["run_id"], m].to_numpy(dtype=float)
+                drawn: list[tuple[str, list[float], list[np.ndarray]]] = []   # the CIs are bootstrapped at once
+                for label, lines in sub.assign(v=sub["run_id"].map(wide[m])).groupby("line", sort=False):
+                    points = []
+                    for xv, rows in lines.groupby("x"):
+                        v = rows["v"].to_numpy(dtype=float)
                         v = v[np.isfinite(v)]
-                        if not v.size:
-                            continue
-                        a, b = bootstrap_ci(v)
-                        xs.append(xv)
-                        mean.append(float(v.mean()))
-                        lo.append(a)
-                        hi.append(b)
+                        if v.size:
+                            points.append((float(xv), v))
+                    drawn.append((str(label), [x_ for x_, _ in points], [v for _, v in points]))
+                cis = iter(bootstrap_cis([v for _, _, vs in drawn for v in vs]))
+                for label, xs, vs in drawn:
+                    bounds = [next(cis) for _ in vs]
+                    mean = [float(v.mean()) for v in vs]
+                    lo, hi = [a for a, _ in bounds], [b for _, b in bounds]
                     if not xs:
                         continue
                     color = handles[label].get_color() if label in handles else None
@@ -471,7 +478,10 @@ def against_settings(store: Any, df: pd.DataFrame, out: Path, variants: dict[str
             path = _save(fig, out, f"{task}-{plant}-against-{x}")
             figures.append(Figure(f"{task} on {plant}: against {x}", path,
                                   f"mean over seeds at each {x}, shaded: 95% bootstrap CI"
-                                  + (f"; one line per {', '.join(others)}" if others else ""), str(task),
+                                  + (f"; one line per {', '.join(others)}" if others else "")
+                                  + (f"; {len(shown)} of {len(owners)} lines drawn ({len(owners) - len(shown)} "
+                                     f"left out: each controller's first lines in turn; the tables list every "
+                                     f"variant)" if len(shown) < len(owners) else ""), str(task),
                                   wide=len(metrics) > 1))
     return figures
 
@@ -494,15 +504,39 @@ def make_all(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] |
 AGGREGATE = "(across tasks)"
 
 
-def aggregate_figures(agg: Any, out: Path) -> list[Figure]:
+#: Rows (algorithms) of the across-tasks IQM figure at most.
+MAX_ROWS = 30
+
+
+def _best_per_controller(t: pd.DataFrame, limit: int) -> list[str]:
+    """At most ``limit`` algorithms of the aggregate table ``t``: each controller's highest IQM first, in turn;
+    in the table's order."""
+    ranked = t.assign(_iqm=t["iqm"].fillna(-np.inf)).sort_values("_iqm", ascending=False, kind="stable")
+    lines = {str(a): None for a in ranked["algorithm"]}
+    owners = {str(a): str(a).partition(" (")[0] for a in ranked["algorithm"]}
+    chosen = set(_pick_lines(lines, owners, limit))
+    return [str(a) for a in t["algorithm"] if str(a) in chosen]
+
+
+def aggregate_figures(agg: Any, out: Path, max_rows: int = MAX_ROWS, max_lines: int = MAX_LINES) -> list[Figure]:
     """The aggregate statistics of :func:`bench.reports.aggregate.aggregate`: IQM and mean normalised score
-    per algorithm with their 95% stratified bootstrap CIs, and the performance profiles with bands."""
+    per algorithm with their 95% stratified bootstrap CIs, and the performance profiles with bands.
+
+    At most ``max_rows`` algorithms in the IQM figure and ``max_lines`` profiles: each controller's best
+    algorithms by IQM in turn (the table lists every one); the captions say how many were left out."""
     plt = _pyplot()
     t = agg.table
     if t.empty:
         return []
     figures = []
-    names = list(t["algorithm"])
+    every = [str(a) for a in t["algorithm"]]
+
+    def left_out(n: int, what: str) -> str:
+        return (f"; {n} of {len(every)} algorithms {what} ({len(every) - n} left out: each controller's highest "
+                f"IQM first, in turn; the table lists every algorithm)" if n < len(every) else "")
+
+    names = _best_per_controller(t, max_rows)
+    t = t[t["algorithm"].astype(str).isin(names)]
     y = np.arange(len(names))[::-1]
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 0.6 + 0.42 * len(names)), sharey=True, squeeze=False)
     for ax, (stat, title) in zip(axes[0], (("iqm", "IQM"), ("mean", "mean"))):
@@ -519,9 +553,11 @@ def aggregate_figures(agg: Any, out: Path) -> list[Figure]:
     path = _save(fig, out, "aggregate-iqm")
     figures.append(Figure("across tasks: IQM and mean normalised score", path,
                           "dots: the statistic over every run of every task the algorithm ran; bars: 95% stratified "
-                          "bootstrap CI (runs resampled within each task)", AGGREGATE))
+                          "bootstrap CI (runs resampled within each task)" + left_out(len(names), "shown"),
+                          AGGREGATE))
     fig, ax = plt.subplots(figsize=(5.6, 3.4))
-    for name in names:
+    drawn = _best_per_controller(agg.table, max_lines)
+    for name in drawn:
         frac, lo, hi = agg.profiles[name]
         line, = ax.plot(agg.taus, frac, lw=1.4, label=name)
         ax.fill_between(agg.taus, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -534,7 +570,7 @@ def aggregate_figures(agg: Any, out: Path) -> list[Figure]:
     path = _save(fig, out, "aggregate-profiles")
     figures.append(Figure("across tasks: performance profiles", path,
                           "fraction of each algorithm's runs (over all its tasks) scoring above τ; shaded: 95% "
-                          "stratified bootstrap band", AGGREGATE))
+                          "stratified bootstrap band" + left_out(len(drawn), "drawn"), AGGREGATE))
     return figures
 
 
@@ -542,10 +578,26 @@ def aggregate_figures(agg: Any, out: Path) -> list[Figure]:
 MAX_COMMIT_LABELS = 24
 
 
-def history_figures(h: Any, out: Path, metrics: dict[str, list[str]] | None = None) -> list[Figure]:
+def _pick_series(keys: list[tuple], first: set[tuple], limit: int) -> list[tuple]:
+    """At most ``limit`` of the series ``keys`` ((plant, controller, series, variant)): those in ``first``
+    (a significant step) first, then each (plant, controller)'s first series in turn; in their own order."""
+    picked = [k for k in keys if k in first][:limit]
+    if len(picked) < limit:
+        rest = {str(i): k for i, k in enumerate(keys) if k not in first}
+        owners = {label: f"{k[0]} {k[1]}" for label, k in rest.items()}
+        picked += [rest[label] for label in _pick_lines(rest, owners, limit - len(picked))]
+    chosen = set(picked)
+    return [k for k in keys if k in chosen]
+
+
+def history_figures(h: Any, out: Path, metrics: dict[str, list[str]] | None = None,
+                    max_lines: int = MAX_LINES) -> list[Figure]:
     """One figure per task and metric of a :class:`bench.history.History`: the mean over seeds at each commit
     (oldest left) with its 95% bootstrap CI, one line per plant, controller and settings; each significant
-    step is circled in red and its commit named.  ``metrics``: task → the metrics to draw (default all)."""
+    step is circled in red and its commit named.  ``metrics``: task → the metrics to draw (default all).
+
+    At most ``max_lines`` series per figure: those with a significant step first, then each plant and
+    controller's first series in turn; the caption says how many were left out."""
     plt = _pyplot()
     pts = h.points
     if pts.empty:
@@ -559,18 +611,22 @@ def history_figures(h: Any, out: Path, metrics: dict[str, list[str]] | None = No
             g = tp[tp["metric"] == metric]
             if g.empty:
                 continue
+            steps = flagged[(flagged["task"] == task) & (flagged["metric"] == metric)] if len(flagged) else flagged
+            series = dict(list(g.groupby(["plant", "controller", "series", "variant"], sort=False)))
+            stepped = {(s.plant, s.controller, s.series, s.variant) for s in steps.itertuples(index=False)}
+            shown = _pick_series(list(series), stepped, max_lines)
             fig, ax = plt.subplots(figsize=(7.2, 3.4))
-            for (plant, ctrl, _series, variant), line in g.groupby(["plant", "controller", "series", "variant"],
-                                                                   sort=False):
-                line = line.sort_values("order")
+            for (plant, ctrl, _series, variant) in shown:
+                line = series[(plant, ctrl, _series, variant)].sort_values("order")
                 x = line["order"].to_numpy()
                 mean = line["mean"].to_numpy(dtype=float)
                 drawn, = ax.plot(x, mean, "-o", ms=3, lw=1.2,
                                  label=f"{plant} {ctrl}" + (f" ({variant})" if variant else ""))
                 ax.fill_between(x, line["ci_low"].to_numpy(dtype=float), line["ci_high"].to_numpy(dtype=float),
                                 color=drawn.get_color(), alpha=0.2, linewidth=0)
-            steps = flagged[(flagged["task"] == task) & (flagged["metric"] == metric)] if len(flagged) else flagged
             for s in steps.itertuples(index=False):
+                if (s.plant, s.controller, s.series, s.variant) not in shown:
+                    continue
                 y = g.loc[(g["order"] == s.order) & (g["plant"] == s.plant) & (g["controller"] == s.controller)
                           & (g["series"] == s.series), "mean"]
                 yv = float(y.iloc[0]) if len(y) and np.isfinite(y.iloc[0]) else float(np.nanmean(g["mean"]))
@@ -590,7 +646,11 @@ def history_figures(h: Any, out: Path, metrics: dict[str, list[str]] | None = No
             ax.tick_params(axis="y", labelsize=7)
             _legend_outside(ax)
             path = _save(fig, out, f"history-{task}-{metric}")
-            figures.append(Figure(f"{task}: {metric} across commits", path,
-                                  f"mean over seeds at each commit, shaded: 95% bootstrap CI; red circles: "
-                                  f"significant steps ({len(steps)})", str(task)))
+            caption = (f"mean over seeds at each commit, shaded: 95% bootstrap CI; red circles: significant steps "
+                       f"({len(steps)})")
+            if len(shown) < len(series):
+                caption += (f"; {len(shown)} of {len(series)} series drawn ({len(series) - len(shown)} left out: "
+                            f"the series with a significant step first, then each controller's first series in "
+                            f"turn; the steps table lists every step)")
+            figures.append(Figure(f"{task}: {metric} across commits", path, caption, str(task)))
     return figures
