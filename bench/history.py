@@ -121,13 +121,25 @@ def history(df: pd.DataFrame, *, metrics: Sequence[str] | None = None, threshold
     df["variant"] = [("" if s == "*" else labels.get(h, "")) for s, h in zip(df["series"], df["settings_hash"])]
     df["order"] = df["commit"].map(order)
     rows, steps, finite = [], [], []
-    for key, g in df.groupby(SERIES + ["metric"], sort=False):
-        unit, better, variant = g["unit"].iloc[-1], g["better"].iloc[-1], g["variant"].iloc[0]
+    keys = [*SERIES, "metric"]
+    # every point's per-seed means at once (one groupby, not one per series and commit)
+    means = df.groupby([*keys, "commit", "seed"], sort=True)["value"].mean()
+    by_point: dict[tuple, pd.Series] = {}
+    commits_of: dict[tuple, list[str]] = {}
+    for k, part in means.groupby(level=list(range(len(keys) + 1)), sort=False):
+        by_point[k] = pd.Series(part.to_numpy(), index=part.index.get_level_values(-1), name="value")
+        commits_of.setdefault(k[:-1], []).append(k[-1])
+    last = df.drop_duplicates(keys, keep="last").set_index(keys)
+    first_variant = df.drop_duplicates(keys, keep="first").set_index(keys)["variant"]
+    for key in df[keys].drop_duplicates().itertuples(index=False, name=None):
+        if key not in commits_of:
+            continue
+        unit, better, variant = last.at[key, "unit"], last.at[key, "better"], first_variant.at[key]
         limit = thresholds(key[2], key[-1]) if thresholds is not None else threshold
         prev: pd.Series | None = None
         prev_commit = ""
-        for commit, c in sorted(g.groupby("commit"), key=lambda t: order[t[0]]):
-            per_seed = c.groupby("seed")["value"].mean()
+        for commit in sorted(commits_of[key], key=order.__getitem__):
+            per_seed = by_point[(*key, commit)]
             v = per_seed.to_numpy(dtype=float)
             fin = v[np.isfinite(v)]
             point = dict(zip(SERIES, key[:4]), variant=variant, metric=key[-1], unit=unit, better=better,

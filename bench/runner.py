@@ -172,13 +172,15 @@ def failed_result(plant: Any, controller: Any, task: Any, seed: int, log_path: P
 
 
 def training_result(plant: Any, controller: Any, task: Any, seed: int, curve: Any, wall: float,
-                    cpu: float) -> Result:
+                    cpu: float, weights: str | os.PathLike | None = None) -> Result:
     """A ``bench train`` session as a storable run of task ``TASK:train``.
 
     ``curve`` is the learner's training history (one row per batch or
     iteration); its last row's numbers become the metrics ``last_<column>``,
     and the whole table is kept as the frame ``training`` so that reports
-    draw the learning curve.
+    draw the learning curve.  ``weights``, the file the trained weights were
+    saved to, is recorded as the artifact ``weights`` (what ``--set
+    LEARNER.weights=run:ID`` loads).
     """
     import pandas as pd
 
@@ -186,6 +188,7 @@ def training_result(plant: Any, controller: Any, task: Any, seed: int, curve: An
     metrics = {f"last_{k}": float(v) for k, v in last.items()
                if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}
     metrics["train_wall_s"] = wall
-    r = Result(metrics=metrics, frames={"training": curve.reset_index(drop=True)})
+    r = Result(metrics=metrics, frames={"training": curve.reset_index(drop=True)},
+               artifacts={"weights": Path(weights).resolve()} if weights is not None else {})
     r.meta.update(provenance(plant, controller, task, seed, task_name=f"{task.name}:train"), wall_s=wall, cpu_s=cpu)
     return r

@@ -25,14 +25,14 @@ import shlex
 import signal
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from . import settings as _settings
 from .api import train_learner
-from .errors import Incompatible, SettingError, UsageError
+from .errors import Incompatible, SettingError, StoreError, UsageError
 from .guards import check_task
 from .plugins import registry
 from .registry import Spec, check_compatible
@@ -124,14 +124,17 @@ def _settings_class(spec: Spec) -> type:
 
 
 def resolve(plant: str, controller: str, task: str, sets: Mapping[str, Any] | None = None,
-            dt: str | float | None = None, *, train: bool = False, steps: bool = True) -> Resolved:
+            dt: str | float | None = None, *, train: bool = False, steps: bool = True,
+            db: str | Path | None = None) -> Resolved:
     """Names to specs, ``sets`` routed to the components that declare them, everything checked.
 
     ``train``: the learner is trained for this run (``bench train``, ``bench
     run --train``); only then, or when the task trains its controller itself,
     are settings marked ``train_only`` accepted.  The plant's ``dt`` must
     divide every duration of the task (:func:`bench.guards.check_dt`; not
-    checked with ``steps=False``, for a first pass over names only).
+    checked with ``steps=False``, for a first pass over names only).  A
+    ``weights`` setting of ``run:ID`` becomes the weights file of that run in
+    the store ``db`` (:func:`weights_from_runs`).
 
     Raises :class:`~bench.errors.UnknownName`, :class:`~bench.errors.Incompatible`,
     :class:`~bench.errors.Unavailable` or :class:`~bench.errors.SettingError`
@@ -157,6 +160,7 @@ def resolve(plant: str, controller: str, task: str, sets: Mapping[str, Any] | No
         if "dt" not in _settings.fields(comps[pspec.name][1]):
             raise SettingError(f"--dt: {pspec.kind} {plant!r} has no dt setting")
         pairs[f"{pspec.name}.dt"] = dt
+    pairs = weights_from_runs(pairs, db, plants=(pspec.name,), controllers=(cspec.name,))
     routed = _settings.route(pairs, comps)
     built = {name: _settings.build(cls, routed[name], owner=name)  # types and ranges now, not after a long run
              for name, (_, cls) in comps.items()}
@@ -166,6 +170,76 @@ def resolve(plant: str, controller: str, task: str, sets: Mapping[str, Any] | No
     if steps:
         _check_durations(pspec, tspec, routed, getattr(built[pspec.name], "dt", None))
     return Resolved(specs, routed, train=train, task_trains=task_trains)
+
+
+RUN_PREFIX = "run:"
+
+
+def _is_run_weights(key: str, value: Any) -> bool:
+    return (key == "weights" or key.endswith(".weights")) and isinstance(value, str) and value.startswith(RUN_PREFIX)
+
+
+def run_weights(value: str, db: str | Path | None, *, key: str = "weights", plants: Sequence[str] = (),
+                controllers: Sequence[str] = ()) -> str:
+    """The path of the weights file that ``bench train`` run ``ID`` (``value`` = ``run:ID``) saved.
+
+    Refused (:class:`~bench.errors.SettingError`, one line) when the store ``db`` has no such run,
+    the run recorded no ``weights`` artifact (or its file is gone), or the run trained another
+    learner (the ``LEARNER`` of ``LEARNER.weights``, or none of ``controllers``) or another plant
+    (none of ``plants``).  The component then sees only a path, hashed into the provenance as any
+    other input file.
+    """
+    from .limits import parse_int
+    from .store import Store
+
+    text = value[len(RUN_PREFIX):].strip()
+    if not (text.isascii() and text.isdigit()):
+        raise SettingError(f"{key}={value[:40]}: expected run:ID with ID a run id (bench list)")
+    run_id = parse_int(text, key)
+    path = db_path(db, must_exist=True)
+    try:
+        row = Store(path).run(run_id)
+    except StoreError:
+        raise SettingError(f"{key}={value}: no run {run_id} in {path}") from None
+    owner = key.rpartition(".")[0] if "." in key else None
+    wanted = (owner,) if owner else tuple(controllers)
+    if wanted and row.get("controller") not in wanted:
+        raise SettingError(f"{key}={value}: run {run_id} holds weights of learner {row.get('controller')!r}, "
+                           f"not {' or '.join(map(repr, wanted))}")
+    if plants and row.get("plant") not in plants:
+        raise SettingError(f"{key}={value}: run {run_id} trained on plant {row.get('plant')!r}, "
+                           f"not {' or '.join(map(repr, plants))}")
+    artifacts = row.get("artifacts") or {}
+    weights = artifacts.get("weights") or artifacts.get("params")  # params: what classify saves of snn
+    if not weights:
+        raise SettingError(f"{key}={value}: run {run_id} ({row.get('plant')} {row.get('controller')} "
+                           f"{row.get('task')}) has no weights; bench train saves them")
+    if not Path(weights).is_file():
+        raise SettingError(f"{key}={value}: the weights file of run {run_id} is gone: {weights}")
+    return str(weights)
+
+
+def weights_from_runs(pairs: Mapping[str, Any], db: str | Path | None, *, plants: Sequence[str] = (),
+                      controllers: Sequence[str] = ()) -> dict[str, Any]:
+    """``pairs`` with each ``weights`` / ``LEARNER.weights`` value ``run:ID`` replaced by that run's
+    weights file (:func:`run_weights`); nothing else changes, and the store is opened only when needed."""
+    return {key: run_weights(value, db, key=key, plants=plants, controllers=controllers)
+            if _is_run_weights(key, value) else value for key, value in pairs.items()}
+
+
+def weights_from_runs_items(items: Sequence[str], db: str | Path | None, *, plants: Sequence[str] = (),
+                            controllers: Sequence[str] = ()) -> list[str]:
+    """The ``KEY=V1,V2`` items of ``bench sweep --set``, each ``run:ID`` value of a weights key translated."""
+    out = []
+    for item in items:
+        key, sep, values = str(item).partition("=")
+        key = key.strip()
+        if sep and RUN_PREFIX in values and (key == "weights" or key.endswith(".weights")):
+            values = ",".join(run_weights(v.strip(), db, key=key, plants=plants, controllers=controllers)
+                              if _is_run_weights(key, v.strip()) else v for v in values.split(","))
+            item = f"{key}={values}"
+        out.append(item)
+    return out
 
 
 def _refuse_train_only(specs: tuple[Spec, Spec, Spec], comps: Mapping[str, tuple[str, type]],

@@ -52,10 +52,18 @@ TAUS = np.linspace(0.0, 1.0, 101)
 
 
 def iqm(scores: Any, axis: int | None = None) -> Any:
-    """Interquartile mean: the mean of the middle 50 % (25 % cut from each end), as rliable's ``aggregate_iqm``."""
-    from scipy.stats import trim_mean
-
-    return trim_mean(np.asarray(scores, dtype=float), 0.25, axis=axis)
+    """Interquartile mean: the mean of the middle 50 % (25 % cut from each end), as rliable's ``aggregate_iqm``
+    (``scipy.stats.trim_mean(scores, 0.25, axis)``, its very steps, without its per-call overhead)."""
+    a = np.asarray(scores, dtype=float)
+    if axis is None:
+        a, axis = a.ravel(), 0
+    n = a.shape[axis]
+    low = int(0.25 * n)
+    high = n - low
+    if low >= high:
+        raise ValueError("Proportion too big.")
+    part = np.partition(a, (low, high - 1), axis)
+    return np.mean(np.take(part, np.arange(low, high), axis=axis), axis=axis)
 
 
 #: Largest resamples × runs array drawn at once (the bootstrap goes in chunks of resamples beyond it).

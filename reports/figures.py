@@ -276,8 +276,11 @@ def reach_paths(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str
 
 
 def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
-           frames: dict[int, list[str]] | None = None) -> list[Figure]:
-    """Accuracy against latency per run, with the Pareto front, for tasks reporting both."""
+           frames: dict[int, list[str]] | None = None, max_lines: int = MAX_LINES) -> list[Figure]:
+    """Accuracy against latency per run, with the Pareto front, for tasks reporting both: every run a point,
+    at most ``max_lines`` settings variants in colour (each controller's first in turn), the others grey."""
+    import pandas as pd
+
     plt = _pyplot()
     variants = variants or {}
     figures = []
@@ -296,9 +299,17 @@ def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | N
             continue
         front = pareto_front(pts, better)
         fig, ax = plt.subplots(figsize=(5.2, 3.6))
-        for (ctrl, shash), rows in wide.groupby(["controller", "settings_hash"], sort=False):
-            v = variants.get(shash, "")
-            ax.scatter(rows[lat], rows[acc], s=18, label=ctrl + (f" ({v})" if v else ""))
+        groups = dict(list(wide.groupby(["controller", "settings_hash"], sort=False)))
+        labels = {key: key[0] + (f" ({variants[key[1]]})" if variants.get(key[1]) else "") for key in groups}
+        owners = {labels[key]: str(key[0]) for key in groups}
+        shown = set(_pick_lines(owners, owners, max_lines))
+        rest = [rows for key, rows in groups.items() if labels[key] not in shown]
+        if rest:   # every run is a point; the variants beyond max_lines share one grey legend entry
+            other = pd.concat(rest)
+            ax.scatter(other[lat], other[acc], s=10, color="0.7", label=f"{len(rest)} other settings variants")
+        for key, rows in groups.items():
+            if labels[key] in shown:
+                ax.scatter(rows[lat], rows[acc], s=18, label=labels[key])
         order = np.argsort(pts[front, 0])
         ax.plot(pts[front, 0][order], pts[front, 1][order], "k--", lw=1, label="Pareto front")
         ax.set_xlabel(lat)
@@ -308,7 +319,9 @@ def pareto(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | N
         _legend_outside(ax)
         path = _save(fig, out, f"pareto-{plant}-{task}")
         figures.append(Figure(f"{task} on {plant}: accuracy/latency Pareto front", path,
-                              f"one point per run; dashed: runs no other run beats on both {acc} and {lat}", task))
+                              f"one point per run; dashed: runs no other run beats on both {acc} and {lat}"
+                              + (f"; {len(groups) - len(rest)} of {len(groups)} settings variants in colour (each "
+                                 f"controller's first in turn), the other {len(rest)} grey" if rest else ""), task))
     return figures
 
 
@@ -474,7 +487,7 @@ def against_settings(store: Any, df: pd.DataFrame, out: Path, variants: dict[str
                 fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.92),
                            fontsize=7, frameon=False, title=", ".join(others) or None, title_fontsize=7)
             fig.suptitle(f"{task} on {plant}: headline metrics against {x}", fontsize=10)
-            fig.tight_layout()
+            fig.subplots_adjust(left=0.1, right=0.95, wspace=0.45, top=0.8, bottom=0.18)  # not tight_layout (slow)
             path = _save(fig, out, f"{task}-{plant}-against-{x}")
             figures.append(Figure(f"{task} on {plant}: against {x}", path,
                                   f"mean over seeds at each {x}, shaded: 95% bootstrap CI"
@@ -650,7 +663,7 @@ def history_figures(h: Any, out: Path, metrics: dict[str, list[str]] | None = No
                        f"({len(steps)})")
             if len(shown) < len(series):
                 caption += (f"; {len(shown)} of {len(series)} series drawn ({len(series) - len(shown)} left out: "
-                            f"the series with a significant step first, then each controller's first series in "
-                            f"turn; the steps table lists every step)")
+                            f"the series with a significant step first, then each plant and controller's first "
+                            f"series in turn; the steps table lists every step)")
             figures.append(Figure(f"{task}: {metric} across commits", path, caption, str(task)))
     return figures

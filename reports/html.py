@@ -175,8 +175,9 @@ def _history_page(h: Any, figs: list[_figures.Figure], out: Path, title: str, me
             "<nav><a href=\"index.html\">← the report</a></nav>",
             ("<p class=\"meta\">Each task's headline metrics across the stored commits (oldest left; a commit's "
              "place is when its first run started): mean over seeds with its 95% bootstrap CI, one line per plant, "
-             "controller and settings.  A significant step (red circle): the bootstrap CI of the change from the "
-             "previous commit excludes 0 and lies entirely beyond 5% (see bench history).</p>"),
+             f"controller and settings (at most {_figures.MAX_LINES} per figure, the series with a significant step "
+             "first; its caption says how many were left out).  A significant step (red circle): the bootstrap CI "
+             "of the change from the previous commit excludes 0 and lies entirely beyond 5% (see bench history).</p>"),
             f"<h2>Significant steps ({len(flagged)})</h2>"]
     if len(flagged):
         rows = [[r.metric, f"{r.plant} {r.controller} {r.task}" + (f" ({r.variant})" if r.variant else ""),

@@ -169,3 +169,25 @@ def test_the_html_report_has_a_history_page(cli, store):
         assert Path(f"rep/figures/history-synthetic-{metric}.png").read_bytes()[:4] == b"\x89PNG"
     assert "gone" not in page and "latency" not in page
     assert page.count("<td class=\"\">cccccccccccc</td>") == 1 and page.count("<td class=\"\">bbbbbbbbbbbb</td>") == 2
+
+
+def test_history_figures_draw_at_most_max_lines_series_stepped_first(tmp_path):
+    """Many settings variants: a figure draws ``max_lines`` series, those with a significant step first, and its
+    caption says how many were left out (the steps table keeps every step)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bench.reports import figures
+
+    rows = [{"plant": "arm2", "controller": "osc", "task": "reach", "series": f"h{i}", "variant": f"kp={i}",
+             "metric": "err", "unit": "m", "better": "lower", "commit": c, "order": o, "mean": 1.0 + i + o,
+             "ci_low": 0.5 + i, "ci_high": 2.0 + i + o}
+            for i in range(12) for o, c in enumerate((A, B))]
+    points = pd.DataFrame(rows)
+    steps = points[points["order"] == 1].assign(step=[i == 11 for i in range(12)], verdict="worse")
+    h = SimpleNamespace(points=points, commits=pd.DataFrame({"commit": [A, B]}), flagged=steps[steps["step"]])
+    made = figures.history_figures(h, tmp_path, max_lines=3)
+    assert len(made) == 1 and "3 of 12 series drawn (9 left out" in made[0].caption
+    keys = [("arm2", "osc", f"h{i}", f"kp={i}") for i in range(12)]
+    assert figures._pick_series(keys, {keys[11]}, 3) == [keys[0], keys[1], keys[11]]

@@ -47,7 +47,7 @@ def run(plant: str, controller: str, task: str, *, seeds: Sequence[int], sets: M
     learner is first trained with each run's seed (checkpoints in
     ``<db folder>/train``).
     """
-    resolved = resolve(plant, controller, task, sets, dt, train=train)
+    resolved = resolve(plant, controller, task, sets, dt, train=train, db=db)  # db: for weights=run:ID
     check_train_first(resolved)
     path = db_path(db)
     store = Store.open_writable(path)  # a store that cannot be written is refused before anything runs

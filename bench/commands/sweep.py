@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SweepError
-from ..session import db_path
+from ..session import db_path, weights_from_runs_items
 from ..store import Store
 from ..storecheck import check_writable
 from ..sweep import EXECUTORS, Plan, SweepReport, plan, run_sweep
@@ -122,6 +122,8 @@ def sweep(plants: str, controllers: str, tasks: str, *, sets: Sequence[str], see
     """
     path = db_path(db)
     check_writable(path)  # before planning: a store that cannot be written is refused at once
+    sets = weights_from_runs_items(sets, path, plants=[p.strip() for p in plants.split(",")],
+                                   controllers=[c.strip() for c in controllers.split(",")])  # weights=run:ID
     the_plan = plan(plants, controllers, tasks, sets, seeds, dt, workroot=(path.parent / "runs").resolve(),
                     train=train)
     out(f"sweep: {the_plan.combinations} combination(s) x {len(seeds)} seed(s) = {len(the_plan.jobs)} runs"

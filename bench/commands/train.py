@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..api import train_learner
+from ..capabilities import Saves
 from ..errors import BenchError
-from ..runner import training_result, write_log
+from ..runner import run_name, training_result, write_log
 from ..session import build_all, db_path, resolve
 from ..store import Store
 from . import Printer
@@ -22,7 +23,7 @@ def train(plant: str, controller: str, task: str, *, seed: int, sets: Mapping[st
     """Train ``controller`` on ``plant`` for ``task``; checkpoints go to ``<db folder>/train``."""
     import pandas as pd
 
-    resolved = resolve(plant, controller, task, sets, dt, train=True)  # refuses a controller that does not learn
+    resolved = resolve(plant, controller, task, sets, dt, train=True, db=db)  # refuses a controller that does not learn
     the_plant, learner, the_task = build_all(resolved)
     learner.bind(the_plant)
     path = db_path(db)
@@ -42,8 +43,15 @@ def train(plant: str, controller: str, task: str, *, seed: int, sets: Mapping[st
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     out(f"trained {controller} on {plant} in {wall:.1f} s")
     if isinstance(curve, pd.DataFrame) and len(curve):
-        run_id = store.save(training_result(the_plant, learner, the_task, seed, curve, wall, cpu))
+        result = training_result(the_plant, learner, the_task, seed, curve, wall, cpu)
+        if isinstance(learner, Saves):  # the weights, for --set LEARNER.weights=run:ID
+            name = run_name(the_plant.name, learner.name, f"{the_task.name}-train", result.meta["settings_hash"], seed)
+            result.artifacts["weights"] = Path(learner.save(workdir / f"{name}.npz")).resolve()
+        run_id = store.save(result)
         out(f"training curve stored as run {run_id} (task {the_task.name}:train) in {path}")
+        if "weights" in result.artifacts:
+            out(f"weights saved to {result.artifacts['weights']} (evaluate them with "
+                f"--set {learner.name}.weights=run:{run_id})")
         out(curve.tail(5).to_string(index=False))
     elif curve is not None:
         out(str(curve))

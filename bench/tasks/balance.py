@@ -19,6 +19,10 @@ Randomness: the seed is split (``numpy.random.SeedSequence(seed).spawn(2)``)
 into a training seed (:func:`training_seed`) and an evaluation stream, so the
 same seed gives the same learning metrics (timings aside).
 
+A learner given explicit weights (its ``weights`` setting, a file or
+``run:ID`` of a ``bench train`` run) is not trained: the run only evaluates
+those weights greedily (metrics ``eval_*`` and the frame ``"evaluation"``).
+
 The reference experiment (policy gradient vs natural policy gradient, ten
 sessions each, mean max-reward per batch with a bootstrap band)::
 
@@ -109,6 +113,13 @@ def training_seed(seq: np.random.SeedSequence) -> int:
     return int(seq.generate_state(1, np.uint32)[0])
 
 
+def loaded_weights(controller: Any) -> bool:
+    """Whether ``controller`` was given explicit weights (its ``weights`` setting, e.g. ``--set
+    pg.weights=run:ID``): balance then only evaluates them greedily, without training (no curve, no
+    learning metrics), so that trained weights can be evaluated later."""
+    return bool(getattr(getattr(controller, "settings", None), "weights", None))
+
+
 def evaluate(plant: Any, controller: Any, episodes: int, max_steps: int, rng: np.random.Generator) -> np.ndarray:
     """``(episodes,)`` rewards (steps survived, at most ``max_steps``) of the greedy policy, run side by side."""
     act = controller.act
@@ -161,6 +172,12 @@ class Balance(Task):
             raise InvalidArgument(f"balance needs a plant with discrete actions and a termination test; "
                                   f"{getattr(plant, 'name', plant)!r} has none")
         train_seq, eval_seq = np.random.SeedSequence(seed).spawn(2)
+        if loaded_weights(controller):  # explicit weights: evaluated as they are, never trained here
+            rewards = evaluate(plant, controller, s.eval_episodes, s.max_steps, np.random.default_rng(eval_seq))
+            metrics = {"eval_mean_reward": float(rewards.mean()), "eval_std_reward": float(rewards.std()),
+                       "eval_at_cap": float(np.mean(rewards >= s.max_steps))}
+            evaluation = pd.DataFrame({"episode": np.arange(rewards.size), "reward": rewards})
+            return self.result(metrics, frames={"evaluation": evaluation})
         curve = train_learner(controller, plant, self, seed=training_seed(train_seq), fresh=True)
         missing = [c for c in CURVE_REQUIRED if c not in curve.columns]
         if missing:

@@ -60,6 +60,9 @@ class PolicyLearnerSettings:
     rollout: Literal["batched", "stepwise"] = setting(
         "batched", "batched: many carts per policy call; stepwise: one cart and one TF call per step (reference)",
         train_only=True)
+    weights: str | None = setting(
+        None, "an .npz weights file (written by bench train or save(); run:ID: that bench train run's weights) "
+              "loaded at bind; balance then evaluates it without training")
 
     def __post_init__(self) -> None:
         if self.policy == "mlp" and not self.hidden:
@@ -71,6 +74,8 @@ class PolicyLearnerSettings:
         from bench.guards import check_work
         from bench.limits import max_array_elements
 
+        if self.weights and not Path(self.weights).expanduser().is_file():
+            raise ValueError(f"weights: no such file {self.weights!r}")
         try:
             check_work(None, {}, steps={"batch_steps": self.batch_steps})
         except SettingError as exc:
@@ -212,7 +217,13 @@ class PolicyGradientLearner(Learner, abc.ABC):
             raise CheckpointError(f"{self.name or 'learner'}: loaded weights are for a {self.arch.describe()}, "
                                   f"plant {cart.name!r} needs a {arch.describe()}")
         self.cart, self.arch = cart, arch
+        if s.weights and self.params is None:
+            self.load(Path(s.weights).expanduser())
         super().bind(plant)
+
+    def input_files(self) -> list[Path]:
+        """The ``weights`` file, if set."""
+        return [Path(self.settings.weights).expanduser()] if self.settings.weights else []
 
     def _architecture(self, inputs: int, actions: int) -> Architecture:
         s = self.settings

@@ -65,6 +65,8 @@ class SNNSettings:
     dt: float = setting(0.001, "simulation time step", unit="s", gt=0)
     eval_minibatch: int = setting(100, "images simulated at once when evaluating", ge=1)
     cache_dir: str = setting(".bench/cache", "where trained parameters are cached ('' : no cache)", train_only=True)
+    weights: str | None = setting(None, "parameters to classify with instead of training (a file of save(), or "
+                                        "run:ID: the params a classify run saved); the model must match")
 
     def __post_init__(self) -> None:
         if self.max_hz <= self.min_hz:
@@ -81,6 +83,8 @@ class SNNSettings:
         except SettingError as exc:
             raise ValueError(str(exc)) from None  # named with the classifier (snn: n_steps = ...)
         snn_model.check_spec(self.model)
+        if self.weights and not Path(self.weights).expanduser().is_file():
+            raise ValueError(f"weights: no such file {self.weights!r}")
 
 
 @dataclass
@@ -141,17 +145,19 @@ class SNN(Classifier):
         (A cached training that a run reads is recorded when it is read.)
         """
         model = self.settings.model
+        weights = [Path(self.settings.weights).expanduser()] if self.settings.weights else []
         if model in ("", "default"):
-            return []
+            return weights
         if model.endswith((".keras", ".h5")) or Path(model).expanduser().is_file():
-            return [Path(model).expanduser()]
+            return [Path(model).expanduser(), *weights]
         import importlib.util
 
         try:
             spec = importlib.util.find_spec(model.partition(":")[0])
         except (ImportError, ValueError):
-            return []
-        return [Path(spec.origin)] if spec is not None and spec.origin and Path(spec.origin).is_file() else []
+            return weights
+        source = [Path(spec.origin)] if spec is not None and spec.origin and Path(spec.origin).is_file() else []
+        return source + weights
 
     def build(self, input_shape: tuple[int, ...], n_classes: int, seed: int = 0) -> Any:
         """Build (and check) the Keras model for images of ``input_shape``."""
@@ -231,8 +237,14 @@ class SNN(Classifier):
         self.sim_seed = int(rng.integers(2**31 - 1))
         self.build(x.shape[1:], classes, seed)
         self.check_data(x, y)
-        key = self.training_key(x, y, seed)
         s = self.settings
+        if s.weights:  # explicit weights: loaded, never trained
+            path = Path(s.weights).expanduser()
+            params, _ = snn_model.load_params(path)
+            snn_model.set_params(self.model, params, source=f"weights {str(path)!r}")
+            self.train_info = {"cached": True, "key": "", "path": str(path), "train_s": 0.0, "epochs": 0, "loss": []}
+            return self.train_info
+        key = self.training_key(x, y, seed)
         cache = Path(s.cache_dir).expanduser() / f"snn-{key}.npz" if s.cache_dir else None
         if cache is None:
             return self._train_and_record(x, y, seed, key, None)
