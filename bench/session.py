@@ -119,7 +119,8 @@ class Resolved:
     task_trains: bool = False
 
 
-def _settings_class(spec: Spec) -> type:
+def settings_class(spec: Spec) -> type:
+    """The ``Settings`` dataclass of a registered component (imports its factory)."""
     return getattr(spec.load(), "Settings", _settings.NoSettings)
 
 
@@ -327,7 +328,7 @@ def stand_ins(resolved: Resolved) -> tuple[SimpleNamespace, ...]:
     """Objects with ``name``, built ``settings`` and whether they train: enough to describe a run without
     building it (the same settings and hash as the run, :func:`bench.api.trains`)."""
     marks = ({}, {"trained": resolved.train}, {"TRAINS": resolved.task_trains})
-    return tuple(SimpleNamespace(name=s.name, settings=_settings.build(_settings_class(s), resolved.settings[s.name],
+    return tuple(SimpleNamespace(name=s.name, settings=_settings.build(settings_class(s), resolved.settings[s.name],
                                                                        owner=s.name), **mark)
                  for s, mark in zip(resolved.specs, marks))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import StoreError
 from .limits import env_number
-from .paths import DEFAULT_FOLDER
+from .paths import DEFAULT_FOLDER, store_file
 
 DEFAULT_DB = DEFAULT_FOLDER / "results.sqlite"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -146,18 +146,13 @@ def check_writable(path: str | os.PathLike = DEFAULT_DB) -> None:
       ``BENCH_STORE_LOCK_WAIT_S`` seconds (default :data:`LOCK_WAIT_S`); the
       message names the holder's pid when the system tells (``/proc/locks``).
     """
-    p = Path(path)
+    p = store_file(path)  # a folder, a path beneath a file, a missing folder other than .bench/: refused
     folder = p.parent
-    if not folder.is_dir():
-        if folder.exists() or folder.absolute() != DEFAULT_DB.parent.absolute():
-            raise StoreError(f"--db {p}: directory {folder} does not exist; create it first "
-                             f"(only the default {DEFAULT_DB.parent}/ folder is made)")
+    if not folder.is_dir():  # the default .bench/ folder
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"--db {p}: cannot create folder {folder} ({exc.strerror or exc})") from None
-    if p.is_dir():
-        raise StoreError(f"--db {p}: is a directory, not a results file")
     try:
         readonly = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
     except (OSError, AttributeError):

@@ -12,6 +12,7 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stores import store_with_one_run
 
 from bench.errors import SuiteError
 
@@ -38,18 +39,7 @@ def small_limits(monkeypatch):
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory):
     """A store with one run (copied into each example's folder)."""
-    import os
-
-    from bench.cli import main
-
-    d = tmp_path_factory.mktemp("fuzz-store")
-    cwd = os.getcwd()
-    os.chdir(d)
-    try:
-        assert main(["run", "arm2", "osc", "reach", "--set", "reach.targets=2", "-q", "--db", "s.sqlite"]) == 0
-    finally:
-        os.chdir(cwd)
-    return d / "s.sqlite"
+    return store_with_one_run(tmp_path_factory.mktemp("fuzz-store"))
 
 
 def check(code: int, out: str, err: str, argv: list[str]) -> None:

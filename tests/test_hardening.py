@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stores import store_with_one_run
 
 import bench
 from bench.errors import BenchError, SuiteError
@@ -67,15 +67,8 @@ def _suite(body: str = "", **top: object) -> str:
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
     """A small store with one run, and every bad file the table names."""
-    from bench.cli import main
-
     d = tmp_path_factory.mktemp("kit")
-    cwd = os.getcwd()
-    os.chdir(d)
-    try:
-        assert main(["run", "arm2", "osc", "reach", "--set", "reach.targets=2", "-q", "--db", "s.sqlite"]) == 0
-    finally:
-        os.chdir(cwd)
+    store_with_one_run(d)
     deep = 20_000
     (d / "deep.toml").write_text("x = " + "[" * deep + "]" * deep + "\n")
     (d / "deep_tables.toml").write_text(_suite('description = "' + "[" * 50 + '"\n')
@@ -326,14 +319,7 @@ def test_a_suite_deeper_than_its_limit_is_refused_before_parsing(monkeypatch, tm
 # -- reports: markdown escaped as the HTML is, artifacts only from the store's own runs folder ----------
 def _crafted_store(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A store whose one run names two PNG artifacts: one in its runs folder, one outside (a secret)."""
-    from bench.cli import main
-
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert main(["run", "arm2", "osc", "reach", "--set", "reach.targets=2", "-q", "--db", "s.sqlite"]) == 0
-    finally:
-        os.chdir(cwd)
+    store_with_one_run(tmp_path)
     png = b"\x89PNG\r\n\x1a\n" + bytes(64)
     inside = tmp_path / "runs" / "r1" / "plot.png"
     inside.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from ..errors import Incompatible, SettingError, SweepError, Unavailable
 from ..limits import check_count
 from ..plugins import registry
 from ..runner import provenance
-from ..session import Resolved, build_all, check_train_first, resolve, stand_ins
+from ..session import Resolved, build_all, check_train_first, resolve, settings_class, stand_ins
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ def split_values(key: str, text: str) -> list[str]:
 
 
 def _components(specs: Sequence[Any]) -> dict[str, tuple[str, type]]:
-    return {s.name: (s.kind, getattr(s.load(), "Settings", _settings.NoSettings)) for s in specs}
+    return {s.name: (s.kind, settings_class(s)) for s in specs}
 
 
 def _names(value: str | Iterable[str], what: str) -> list[str]:

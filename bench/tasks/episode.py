@@ -41,6 +41,12 @@ class ArmTaskSettings:
                                     le=5000)
 
 
+def check_point(name: str, value: tuple[float, ...] | None) -> None:
+    """Refuse (ValueError, turned into a SettingError) a point setting that is not two values (x, y)."""
+    if value is not None and len(value) != 2:
+        raise ValueError(f"{name} must hold 2 values (x, y), got {len(value)}")
+
+
 def arrived(hand: np.ndarray, target: np.ndarray, dq: np.ndarray, threshold: float) -> np.ndarray:
     """``(n,)`` bool: studywolf's rule ``Σ|hand - target| + Σ|dq| < threshold`` (m plus rad/s)."""
     return np.abs(hand - target).sum(axis=1) + np.abs(dq).sum(axis=1) < threshold

@@ -30,7 +30,7 @@ from bench.plants.geometry import centre_out, into_workspace, task_geometry
 from ..api import Metric, Result, Task
 from ..errors import InvalidArgument
 from ..settings import setting
-from .episode import ARM_FRAME, ArmTaskSettings, Episode, arm_frame, posture_at
+from .episode import ARM_FRAME, ArmTaskSettings, Episode, arm_frame, check_point, posture_at
 
 METRICS = {
     "hold_error_mean": Metric("m", "lower", "mean hand-target distance while holding against the push"),
@@ -63,8 +63,7 @@ class PosturalSettings(ArmTaskSettings):
                                                unit="N·m", ge=0)
 
     def __post_init__(self) -> None:
-        if self.centre is not None and len(self.centre) != 2:
-            raise ValueError(f"centre must hold 2 values (x, y), got {len(self.centre)}")
+        check_point("centre", self.centre)
 
 
 class Postural(Task):

@@ -52,7 +52,7 @@ from bench.plants.geometry import centre_out, into_workspace, start_hand, task_g
 from ..api import Metric, Result, Task
 from ..errors import InvalidArgument
 from ..settings import setting
-from .episode import ARM_FRAME, ArmTaskSettings, Episode, arm_frame, posture_at
+from .episode import ARM_FRAME, ArmTaskSettings, Episode, arm_frame, check_point, posture_at
 
 METRICS = {
     "final_distance_mean": Metric("m", "lower", "mean hand-target distance at the end of each reach"),
@@ -104,8 +104,7 @@ class ReachSettings(ArmTaskSettings):
                                         "`duration` (adds the return_* metrics)")
 
     def __post_init__(self) -> None:
-        if self.centre is not None and len(self.centre) != 2:
-            raise ValueError(f"centre must hold 2 values (x, y), got {len(self.centre)}")
+        check_point("centre", self.centre)
 
 
 class Reach(Task):
