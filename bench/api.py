@@ -207,6 +207,14 @@ class Learner(Controller):
 
     #: Set by :func:`train_learner`: this learner's ``train_only`` settings shaped what it does.
     trained: bool = False
+    #: ``train`` continues an interrupted training from the checkpoints in its ``workdir``, the curve so far
+    #: included (``ahf``), so a stopped training run (``bench train``) resumes; otherwise it starts over.
+    RESUMES: ClassVar[bool] = False
+    #: The metrics :meth:`training_metrics` reports for a training run (``TASK:train``), with unit and
+    #: direction (``bench compare`` gates on them; a time to a threshold is ``lower`` and NaN when never).
+    TRAINING_METRICS: ClassVar[Mapping[str, Metric]] = {}
+    #: The training metrics a report shows first (names of :attr:`TRAINING_METRICS`).
+    TRAINING_HEADLINE: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def train(self, plant: Any, task: Any, *, seed: int, fresh: bool = False,
@@ -225,9 +233,21 @@ class Learner(Controller):
         log : callable or None
             Receives a few progress lines (nothing if None).
 
+        A learner may also accept ``progress`` (a callable or None): it is
+        then called with the curve so far (a DataFrame, the same columns as
+        the returned one) after every iteration or batch, so that a training
+        run keeps its curve when it is stopped (:func:`train_learner` passes
+        it to a ``train`` that declares the parameter).
+
         Budgets (batches, iterations, episode caps) come from ``task``'s
         settings or the learner's own, never from extra keywords.
         """
+
+    def training_metrics(self, curve: pd.DataFrame, task: Any) -> dict[str, float]:
+        """Metrics of a training run from its learning curve (the frame ``training``): e.g. the wall seconds
+        and iterations until the error first fell below a threshold (NaN: never).  Declared in
+        :attr:`TRAINING_METRICS`; default none."""
+        return {}
 
     @abc.abstractmethod
     def save(self, path: str | Path) -> Path:
@@ -378,13 +398,16 @@ def _train_parameters(train: Any) -> tuple[dict[str, inspect.Parameter], bool]:
 
 
 def train_learner(learner: Any, plant: Any, task: Any, *, seed: int, fresh: bool = False,
-                  workdir: str | Path | None = None, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+                  workdir: str | Path | None = None, log: Callable[[str], None] | None = None,
+                  progress: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
     """Train ``learner`` on ``plant`` for ``task``: the one way every caller trains a learner.
 
     Calls ``learner.train(plant, task, seed=seed, fresh=fresh, workdir=workdir,
     log=log)`` (see :meth:`Learner.train`) and returns the curve as a
-    DataFrame; sets ``learner.trained`` first (see :func:`trains`).  A learner written against the old signature
-    ``train(plant, task, *, rng, ...)`` (an ``rng`` parameter, no ``seed``)
+    DataFrame; sets ``learner.trained`` first (see :func:`trains`).  ``progress``
+    (the curve so far, after each iteration or batch) is passed on to a
+    ``train`` that declares a ``progress`` parameter, and left out otherwise.
+    A learner written against the old signature ``train(plant, task, *, rng, ...)`` (an ``rng`` parameter, no ``seed``)
     still trains: one :class:`DeprecationWarning` line, then it is called with
     ``rng=np.random.default_rng(seed)`` and, where its signature takes them,
     ``fresh``, ``workdir``, ``log`` and the task's ``batches`` and
@@ -412,7 +435,8 @@ def train_learner(learner: Any, plant: Any, task: Any, *, seed: int, fresh: bool
                 kwargs[key] = getattr(task_settings, key)
         curve = train(plant, task, **kwargs)
     else:
-        curve = train(plant, task, seed=seed, fresh=fresh, workdir=workdir, log=log)
+        extra = {"progress": progress} if progress is not None and "progress" in params else {}
+        curve = train(plant, task, seed=seed, fresh=fresh, workdir=workdir, log=log, **extra)
     return curve if isinstance(curve, pd.DataFrame) else pd.DataFrame(curve)
 
 

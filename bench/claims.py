@@ -8,7 +8,11 @@ re-running, a pending one whose claimer is gone.  It answers ``claimed``,
 wait for it).  :meth:`Claims.complete` stores the result in the claimed row
 (:meth:`bench.store.Store.complete`); leaving the ``with`` block releases
 every claim not completed (a never completed pending row is removed), so an
-interrupted sweep leaves nothing pending.
+interrupted sweep leaves nothing pending.  A training run writes its curve so
+far into its claimed row as it goes (:meth:`Claims.progress`, status
+``partial``); such a row is kept when the claim ends, and the next claimer
+of the same experiment and seed takes it over (``previous == "partial"``)
+and completes it in place.
 
 A claim records the claimer's host, pid and time, refreshed by a heartbeat
 thread every :data:`HEARTBEAT_S` seconds.  A claim is stale, and is taken
@@ -172,6 +176,14 @@ class Claims:
         if claim is not None and (claim.experiment, claim.seed) != stored:
             self.release(claim)  # the run turned out to be another experiment (its code changed meanwhile)
         return run_id
+
+    def progress(self, claim: Claim | None, result: Any) -> int | None:
+        """Store ``result``, a training run's curve so far, in its claimed row (status ``partial``; the claim
+        stays held); the row's id, or None when this claimer no longer holds it (see
+        :meth:`bench.store.Store.partial`)."""
+        if claim is None or (claim.experiment, claim.seed) not in self.held:
+            return None
+        return self.store.partial(result, self.token)
 
     def release(self, claim: Claim) -> None:
         """Give one claim up (its run was lost): a pending row is removed, an existing row keeps its results.

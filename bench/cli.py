@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import warnings
@@ -69,14 +70,15 @@ def _add_train(p: argparse.ArgumentParser) -> None:
                         "train/ folder), then run the task with it; settings used only when training need it")
 
 
-def _add_execution(p: argparse.ArgumentParser) -> None:
-    """``--jobs``, ``--executor``, ``--scheduler``, ``--rerun``, ``-q`` (sweep and ci)."""
+def _add_execution(p: argparse.ArgumentParser, rerun: bool = True, jobs: str = "one per core") -> None:
+    """``--jobs``, ``--executor``, ``--scheduler``, ``--rerun`` (unless not ``rerun``), ``-q`` (sweep, ci, train)."""
     p.add_argument("-j", "--jobs", type=int, default=None,
-                   help="worker processes for the local executor (default: one per core; 1 runs here)")
+                   help=f"worker processes for the local executor (default: {jobs}; 1 runs here)")
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local processes or a Dask cluster")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="the Dask scheduler")
-    p.add_argument("--rerun", action="store_true", help="run again what is already stored")
+    if rerun:
+        p.add_argument("--rerun", action="store_true", help="run again what is already stored")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -99,9 +101,12 @@ def parser() -> argparse.ArgumentParser:
     _add_run_arguments(run)
     run.add_argument("-q", "--quiet", action="store_true", help="print no table")
     _add_train(run)
-    train = sub.add_parser("train", help="train a learner: PLANT CONTROLLER TASK")
-    _add_run_arguments(train)
-    train.add_argument("--fresh", action="store_true", help="ignore existing checkpoints and start over")
+    train = sub.add_parser("train", help="train learners, one stored run per setting and seed: PLANT CONTROLLER "
+                                         "TASK (comma lists)")
+    _add_run_arguments(train, lists=True)
+    train.add_argument("--fresh", action="store_true",
+                       help="train again from new weights (ignore checkpoints, replace the stored runs)")
+    _add_execution(train, rerun=False, jobs="1: wall-clock training times are what the runs measure")
     show = sub.add_parser("show", help="show one stored run")
     show.add_argument("run_id", help="run id (bench run prints it)")
     show.add_argument("--animate", metavar="OUT.gif", default=None,
@@ -173,8 +178,8 @@ Printer = Callable[[str], None]
 def _execution(args: argparse.Namespace):
     from .commands.sweep import Execution
 
-    execution = Execution(executor=args.executor, jobs=args.jobs, scheduler=args.scheduler, rerun=args.rerun,
-                          quiet=args.quiet)
+    execution = Execution(executor=args.executor, jobs=args.jobs, scheduler=args.scheduler,
+                          rerun=getattr(args, "rerun", False), quiet=args.quiet)
     execution.check()  # --jobs, --executor, --scheduler (bench.commands.sweep.scheduler_address): before planning
     return execution
 
@@ -198,11 +203,11 @@ def dispatch(args: argparse.Namespace, out: Printer, err: Printer) -> int:
     if c == "train":
         from .commands.train import train
 
-        if args.seeds:
-            raise UsageError("train takes one --seed")
-        return train(args.plant, args.controller, args.task, seed=parse_seeds(None, args.seed)[0],
-                     sets=settings.parse_pairs(args.sets), dt=args.dt, db=args.db, fresh=args.fresh, out=out,
-                     err=err)
+        execution = _execution(args)
+        if execution.jobs is None:
+            execution = dataclasses.replace(execution, jobs=1)
+        return train(args.plant, args.controller, args.task, seeds=parse_seeds(args.seeds, args.seed), sets=args.sets,
+                     dt=args.dt, db=args.db, fresh=args.fresh, execution=execution, out=out, err=err)
     if c == "show":
         from .commands.show import show
 

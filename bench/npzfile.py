@@ -61,10 +61,26 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if not isinstance(exc, KeyboardInterrupt) and _interrupted(exc):  # a Ctrl-C inside the writer can
+            # surface as the error its clean-up raised: it stays a Ctrl-C
+            raise KeyboardInterrupt from exc
         raise
     return path
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a KeyboardInterrupt (e.g. ``zipfile``'s
+    "Can't close the ZIP file while there is an open writing handle" after a Ctrl-C mid-write)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__context__
+    return False
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

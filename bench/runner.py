@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import settings as _settings
-from .api import Result, trains
+from .api import Metric, Result, trains
 from .errors import BenchError
 from .guards import guarded
 from .registry import check_compatible
@@ -163,32 +163,59 @@ def _as_store(store: Any) -> Any:
 
 
 def failed_result(plant: Any, controller: Any, task: Any, seed: int, log_path: Path | None,
-                  suite: str | None = None) -> Result:
-    """An empty result carrying the provenance of a run that raised."""
+                  suite: str | None = None, task_name: str | None = None) -> Result:
+    """An empty result carrying the provenance of a run that raised (``task_name``: ``TASK:train`` for a
+    training run)."""
     r = Result(metrics={})
-    r.meta.update(provenance(plant, controller, task, seed, suite=suite),
+    r.meta.update(provenance(plant, controller, task, seed, suite=suite, task_name=task_name),
                   log_path=str(log_path) if log_path else None)
     return r
 
 
+#: What a training run's task name ends with: ``reach:train`` is the training of a learner for ``reach``.
+TRAIN_SUFFIX = ":train"
+#: The metric every training run reports besides its learner's :attr:`bench.api.Learner.TRAINING_METRICS`.
+TRAIN_WALL = Metric("s", "", "wall time of the training session (this call; a resumed curve's wall_s goes on)")
+
+
+def training_task(name: str) -> tuple[str, bool]:
+    """``("reach", True)`` for ``"reach:train"``, ``("reach", False)`` for ``"reach"``."""
+    return (name[: -len(TRAIN_SUFFIX)], True) if name.endswith(TRAIN_SUFFIX) else (name, False)
+
+
 def training_result(plant: Any, controller: Any, task: Any, seed: int, curve: Any, wall: float,
-                    cpu: float, weights: str | os.PathLike | None = None) -> Result:
-    """A ``bench train`` session as a storable run of task ``TASK:train``.
+                    cpu: float, weights: str | os.PathLike | None = None, *,
+                    meta: dict[str, Any] | None = None, suite: str | None = None) -> Result:
+    """A training session as a storable run of task ``TASK:train`` (``bench train``).
 
     ``curve`` is the learner's training history (one row per batch or
     iteration); its last row's numbers become the metrics ``last_<column>``,
-    and the whole table is kept as the frame ``training`` so that reports
-    draw the learning curve.  ``weights``, the file the trained weights were
-    saved to, is recorded as the artifact ``weights`` (what ``--set
-    LEARNER.weights=run:ID`` loads).
+    the learner adds its own (:meth:`bench.api.Learner.training_metrics`:
+    times to a threshold, with unit and direction), and the whole table is
+    kept as the frame ``training`` so that reports draw the learning curve.
+    ``weights``, the file the trained weights were saved to, is recorded as
+    the artifact ``weights`` (what ``--set LEARNER.weights=run:ID`` loads).
+    ``meta``: the provenance, when already taken (:func:`provenance` with
+    ``task_name="TASK:train"``; a training run's partial results reuse it).
     """
     import pandas as pd
 
     last = curve.iloc[-1] if len(curve) else pd.Series(dtype=float)
     metrics = {f"last_{k}": float(v) for k, v in last.items()
                if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}
+    info: dict[str, Metric] = {}
+    declared = getattr(controller, "TRAINING_METRICS", {}) or {}
+    own = getattr(controller, "training_metrics", None)
+    if callable(own) and len(curve):
+        for name, value in own(curve, task).items():
+            metrics[name] = float(value)
+            if name in declared:
+                info[name] = declared[name]
     metrics["train_wall_s"] = wall
-    r = Result(metrics=metrics, frames={"training": curve.reset_index(drop=True)},
+    info["train_wall_s"] = TRAIN_WALL
+    r = Result(metrics=metrics, frames={"training": curve.reset_index(drop=True)}, info=info,
                artifacts={"weights": Path(weights).resolve()} if weights is not None else {})
-    r.meta.update(provenance(plant, controller, task, seed, task_name=f"{task.name}:train"), wall_s=wall, cpu_s=cpu)
+    if meta is None:
+        meta = provenance(plant, controller, task, seed, task_name=f"{task.name}{TRAIN_SUFFIX}", suite=suite)
+    r.meta.update(meta, wall_s=wall, cpu_s=cpu)
     return r

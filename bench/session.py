@@ -11,6 +11,8 @@ between "the user typed names and settings" and "a run is in the store":
   :func:`train_first` - the learner trained before its run (``--train``);
 * :func:`run_one` - build, run and store one seed; a failure is logged and
   stored as a failed run;
+* :func:`train_run` - one training run (``TASK:train``, ``bench train``): the
+  learner trained with one seed, its curve handed on as it grows;
 * :func:`parse_seeds` and :func:`db_path` - the shared argument rules.
 
 This layer sits above the plugins and the store and below the commands; it
@@ -53,6 +55,7 @@ __all__ = [
     "stand_ins",
     "task",
     "train_first",
+    "train_run",
 ]
 
 
@@ -347,6 +350,82 @@ def train_first(resolved: Resolved, plant: Any, controller: Any, task: Any, *, s
     if callable(getattr(controller, "bind", None)):
         controller.bind(plant)
     train_learner(controller, plant, task, seed=seed, fresh=True, workdir=train_dir, log=log)
+
+
+#: Seconds between two partial results of a training run (:func:`train_run`): the curve a stopped training keeps
+#: is at most this old (a learner's own checkpoints, ahf's, hold every iteration).
+PROGRESS_S = 1.0
+
+
+class _Throttle:
+    """Hands ``sink`` the partial result ``make(curve)`` of the newest curve, at most every ``every`` seconds
+    (the first at once); :meth:`flush` hands the newest one not yet handed."""
+
+    def __init__(self, sink: Any, make: Any, every: float) -> None:
+        import time
+
+        self.sink, self.make, self.every, self.clock = sink, make, every, time.monotonic
+        self.latest: Any = None
+        self.sent_at: float | None = None
+
+    def __call__(self, curve: Any) -> None:
+        self.latest = curve
+        if self.sent_at is None or self.clock() - self.sent_at >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.latest is None:
+            return
+        curve, self.latest = self.latest, None
+        self.sent_at = self.clock()
+        self.sink(self.make(curve))
+
+
+def train_run(resolved: Resolved, seed: int, *, train_dir: str | Path, fresh: bool = False, progress: Any = None,
+              log: Any = None, suite: str | None = None, every: float = PROGRESS_S) -> Any:
+    """One training run: the learner of ``resolved`` trained with ``seed``, as a :class:`~bench.api.Result` of
+    task ``TASK:train`` (:func:`bench.runner.training_result`: the curve as the frame ``training``, its
+    metrics, the saved weights as the artifact ``weights``).
+
+    Checkpoints and the weights go to ``train_dir``.  A learner that resumes
+    (:attr:`bench.api.Learner.RESUMES`: ``ahf``) continues from its checkpoints there unless ``fresh``; any
+    other starts over (from new weights, without checkpoints).  ``progress(result)`` gets a
+    partial result (the curve so far) at most every ``every`` seconds while the learner trains, and the
+    newest one not yet handed when training stops with an exception (Ctrl-C included), which is re-raised.
+    """
+    import time
+
+    from .capabilities import Saves
+    from .runner import TRAIN_SUFFIX, provenance, run_name, training_result
+
+    plant, learner, task = build_all(resolved)
+    if callable(getattr(learner, "bind", None)):
+        learner.bind(plant)
+    learner.trained = True  # as train_learner sets it: its train_only settings shape the run (and its key)
+    meta = provenance(plant, learner, task, seed, task_name=f"{task.name}{TRAIN_SUFFIX}", suite=suite)
+    train_dir = Path(train_dir)
+    t0, c0 = time.perf_counter(), time.process_time()
+
+    def partial(curve: Any) -> Any:
+        return training_result(plant, learner, task, seed, curve, time.perf_counter() - t0,
+                               time.process_time() - c0, meta=meta)
+
+    throttle = _Throttle(progress, partial, every) if progress is not None else None
+    resumes = bool(getattr(learner, "RESUMES", False))
+    try:  # a learner that does not resume starts over, and needs no checkpoints
+        curve = train_learner(learner, plant, task, seed=seed, fresh=fresh or not resumes,
+                              workdir=train_dir if resumes else None, log=log, progress=throttle)
+    except BaseException:
+        if throttle is not None:
+            with contextlib.suppress(Exception):  # what stopped the training matters more than its last curve
+                throttle.flush()
+        raise
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    weights = None
+    if isinstance(learner, Saves):  # the weights, for --set LEARNER.weights=run:ID
+        name = run_name(plant.name, learner.name, f"{task.name}-train", meta["settings_hash"], seed)
+        weights = learner.save(train_dir / f"{name}.npz")
+    return training_result(plant, learner, task, seed, curve, wall, cpu, weights, meta=meta)
 
 
 def learners() -> list[Spec]:

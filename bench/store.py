@@ -7,14 +7,19 @@ keeps exactly one row per (experiment, seed): ``UNIQUE (experiment, seed)``,
 ``experiment`` being :func:`bench.provenance.experiment_key`.  A run is
 written in one transaction that replaces the row of its experiment and seed,
 so a crash never leaves a half-written run.  Rows of status ``pending`` are
-runs claimed but not yet completed (:mod:`bench.claims`).
+runs claimed but not yet completed (:mod:`bench.claims`); rows of status
+``partial`` are training runs (``bench train``) that hold their learning
+curve so far: written as the training goes (:meth:`Store.partial`), kept when
+it is stopped, completed in place (same id) when the same command resumes
+it.  Reports, ``compare`` and ``history`` read ``ok`` runs only.
 
 Creating a store is safe under concurrency (the tables are made under the
 write lock).  The schema is versioned in ``meta``: a store of schema 1 or 2 is
 read as it is (a schema-1 run gets the experiment ``v1:<id>``, matching no new
 run; frames of schemas 1 and 2 are JSON) and migrated in place, in one
 transaction, on its first write (schema 3 adds the ``encoding`` of each frame;
-the frames stored before keep theirs, ``json``, and stay readable).  A file that is
+the frames stored before keep theirs, ``json``, and stay readable; schema 4
+allows the status ``partial``).  A file that is
 not a ctrlbench store, or one from a newer schema, is refused and never
 written to.
 
@@ -60,7 +65,7 @@ if TYPE_CHECKING:
     from .api import Result
 
 APP = "ctrlbench"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Seconds a write waits for another process's write to end (concurrent sweeps share a store).
 BUSY_TIMEOUT_S = 60.0
 
@@ -69,7 +74,7 @@ _RUNS = """CREATE TABLE IF NOT EXISTS {name} (
     experiment TEXT NOT NULL,
     plant TEXT NOT NULL, controller TEXT NOT NULL, task TEXT NOT NULL, seed INTEGER NOT NULL,
     settings TEXT NOT NULL, settings_hash TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'ok', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'ok', 'failed', 'partial')),
     error TEXT, started_at TEXT NOT NULL, wall_s REAL, cpu_s REAL, code_version TEXT, git_commit TEXT,
     versions TEXT, host TEXT, suite TEXT, log_path TEXT, provenance TEXT, fingerprint TEXT,
     claim TEXT, claim_host TEXT, claim_pid INTEGER, claimed_at REAL,
@@ -90,9 +95,13 @@ _INIT = [
 ]
 _V1_COLUMNS = ("id", "plant", "controller", "task", "seed", "settings", "settings_hash", "status", "error",
                "started_at", "wall_s", "cpu_s", "code_version", "git_commit", "versions", "host", "suite", "log_path")
+#: Every column of runs from schema 2 on (3 → 4 rebuilds the table: its status may then be 'partial').
+_V4_COLUMNS = ("id", "experiment", *_V1_COLUMNS[1:], "provenance", "fingerprint", "claim", "claim_host", "claim_pid",
+               "claimed_at")
 #: Statements that take schema N to N + 1 (one transaction, foreign keys off).  1 → 2: runs is rebuilt with the
 #: experiment key and its unique constraint; a schema-1 run's experiment is 'v1:<id>' (it matches no new run).
-#: 2 → 3: each frame names its encoding; those stored before are 'json' (no frame is rewritten).
+#: 2 → 3: each frame names its encoding; those stored before are 'json' (no frame is rewritten).  3 → 4: runs is
+#: rebuilt, the same rows, so that its status may be 'partial' (a training run's curve so far).
 _MIGRATIONS = {1: [
     _RUNS.format(name="runs_v2"),
     f"INSERT INTO runs_v2 (experiment, {', '.join(_V1_COLUMNS)}) "
@@ -102,6 +111,12 @@ _MIGRATIONS = {1: [
     _INDEX,
 ], 2: [
     "ALTER TABLE frames ADD COLUMN encoding TEXT NOT NULL DEFAULT 'json'",
+], 3: [
+    _RUNS.format(name="runs_v4"),
+    f"INSERT INTO runs_v4 ({', '.join(_V4_COLUMNS)}) SELECT {', '.join(_V4_COLUMNS)} FROM runs",
+    "DROP TABLE runs",
+    "ALTER TABLE runs_v4 RENAME TO runs",
+    _INDEX,
 ]}
 RUN_COLUMNS = ("id", "experiment", *_V1_COLUMNS[1:], "provenance", "fingerprint")
 
@@ -295,7 +310,12 @@ class Store:
     def complete(self, result: Result, *, status: str = "ok", error: str | None = None,
                  token: str | None = None) -> int:
         """Store ``result`` as the one row of its (experiment, seed), with its metrics, frames and
-        artifacts, in one transaction; the claim ``token`` held on that row (:mod:`bench.claims`) ends."""
+        artifacts, in one transaction; the claim ``token`` held on that row (:mod:`bench.claims`) ends.
+
+        A completed training run (status ``ok``) also removes the unclaimed ``partial`` rows of the same
+        plant, controller, task, settings and seed: a stopped training resumed after the code changed (so
+        under another experiment key) leaves one row, the completed one (its curve holds the resumed one's).
+        """
         row = self._row(result, status, error)
         with self.transaction(f"run {row['plant']} {row['controller']} {row['task']} seed {row['seed']}") as con:
             found = con.execute("SELECT id FROM runs WHERE experiment = ? AND seed = ?",
@@ -313,17 +333,30 @@ class Store:
             if token is not None:
                 con.execute("UPDATE runs SET claim = NULL, claim_host = NULL, claim_pid = NULL, claimed_at = NULL "
                             "WHERE id = ? AND claim = ?", (run_id, token))
-            for name, value in result.metrics.items():
-                info = result.info.get(name)
-                con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)",
-                            (run_id, name, _finite_or_none(value), info.unit if info else "",
-                             info.better if info else ""))
-            for name, frame in result.frames.items():
-                con.execute("INSERT INTO frames (run_id, name, data, encoding) VALUES (?, ?, ?, ?)",
-                            (run_id, name, *encode_frame(frame)))
-            for name, path in result.artifacts.items():
-                con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (run_id, name, str(path)))
+            if status == "ok" and self.version >= 4:
+                con.execute("DELETE FROM runs WHERE status = 'partial' AND claim IS NULL AND id != ? AND plant = ? "
+                            "AND controller = ? AND task = ? AND settings_hash = ? AND seed = ?",
+                            (run_id, row["plant"], row["controller"], row["task"], row["settings_hash"], row["seed"]))
+            _write_parts(con, run_id, result)
         result.run_id = run_id
+        return run_id
+
+    def partial(self, result: Result, token: str) -> int | None:
+        """Store ``result``, a training run's curve so far, as status ``partial`` in the row of its experiment
+        and seed, only while the claim ``token`` holds that row (the claim stays); its id, or None when the
+        row is not held by ``token`` (completed meanwhile, taken over, or another experiment)."""
+        row = self._row(result, "partial", None)
+        with self.transaction(f"the progress of run {row['plant']} {row['controller']} {row['task']} "
+                              f"seed {row['seed']}") as con:
+            found = con.execute("SELECT id FROM runs WHERE experiment = ? AND seed = ? AND claim = ?",
+                                (row["experiment"], row["seed"], token)).fetchone()
+            if found is None:
+                return None
+            run_id = int(found[0])
+            con.execute(f"UPDATE runs SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?", (*row.values(), run_id))
+            for table in ("metrics", "frames", "artifacts"):
+                con.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            _write_parts(con, run_id, result)
         return run_id
 
     # -- reading -----------------------------------------------------------
@@ -400,9 +433,9 @@ class Store:
         return [dict(zip(RUN_COLUMNS, r)) for r in rows]
 
     def count(self) -> int:
-        """Stored runs (ok or failed; not the pending ones, still running)."""
+        """Stored runs (ok or failed; not the pending ones, still running, nor partial trainings)."""
         with self._open() as con:
-            return int(con.execute("SELECT count(*) FROM runs WHERE status != 'pending'").fetchone()[0])
+            return int(con.execute("SELECT count(*) FROM runs WHERE status IN ('ok', 'failed')").fetchone()[0])
 
     def dataframe(self, where: Mapping[str, Any] | None = None, include_failed: bool = False) -> pd.DataFrame:
         """Tidy table: one row per run × metric (see :func:`bench.reports.load`); pending runs never appear."""
@@ -451,6 +484,19 @@ class Store:
         for c in ("wall_s", "cpu_s"):
             df[c] = df[c].astype(float)
         return df
+
+
+def _write_parts(con: sqlite3.Connection, run_id: int, result: Result) -> None:
+    """Insert ``result``'s metrics, frames and artifacts for run ``run_id`` (inside a write transaction)."""
+    for name, value in result.metrics.items():
+        info = result.info.get(name)
+        con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)",
+                    (run_id, name, _finite_or_none(value), info.unit if info else "", info.better if info else ""))
+    for name, frame in result.frames.items():
+        con.execute("INSERT INTO frames (run_id, name, data, encoding) VALUES (?, ?, ?, ?)",
+                    (run_id, name, *encode_frame(frame)))
+    for name, path in result.artifacts.items():
+        con.execute("INSERT INTO artifacts VALUES (?, ?, ?)", (run_id, name, str(path)))
 
 
 #: Values one ``--where`` column may list (SQLite binds each as a parameter; it allows 32766 in all).

@@ -19,6 +19,12 @@ PATH`` takes a user's own)::
     set = { "reach.targets" = 8, "osc.kp" = [100, 200] }   # a list sweeps
     train = false               # optional: train each learner first (bench run --train)
 
+    [[run]]                     # training runs (bench train): the task TASK:train
+    plant = "arm2"
+    controller = "ahf"
+    task = "reach:train"        # stores each training, its learning curve and time-to-threshold metrics
+    set = { "ahf.regime" = ["rollout", "fixed", "switch"] }
+
     [thresholds]                # per-metric regression thresholds
     latency_us_per_call = "off" # METRIC or TASK.METRIC; "N%" or "off"
 

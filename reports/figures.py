@@ -8,9 +8,12 @@ frames it needs: a report degrades, it never fails for a missing frame).
   numeric setting swept, one line per value of the other swept settings,
   with 95% bootstrap CI bands;
 * :func:`learning_curves` - every per-batch / per-step frame (``curve`` of
-  the balance task, AHF training curves, accuracy over time of the
-  classifier, any plugin's frame with a step-like first column): the mean
-  over seeds with a shaded 95% bootstrap CI band, one line per controller;
+  the balance task, accuracy over time of the classifier, any plugin's frame
+  with a step-like first column): the mean over seeds with a shaded 95%
+  bootstrap CI band, one line per controller;
+* :func:`training_curves` - training runs (task ``TASK:train``): the error
+  against iteration and against wall time, mean over seeds with a 95%
+  bootstrap CI band, one line per settings variant;
 * :func:`reach_paths` - reach trajectories drawn on the arm at its start
   posture, one panel per controller;
 * :func:`pareto` - each run's (accuracy, latency) point and the front of the
@@ -29,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from bench.runner import TRAIN_SUFFIX
 
 from .animation import ARM_FRAME
 from .stats import band, bootstrap_cis, flat_settings, pareto_front, pick_headline, swept
@@ -164,6 +169,8 @@ def learning_curves(store: Any, df: pd.DataFrame, out: Path, variants: dict[str,
         for name in names:
             if name == ARM_FRAME:   # arm postures: animated (bench.reports.animation), not drawn as curves
                 continue
+            if name == TRAINING_FRAME and str(task).endswith(TRAIN_SUFFIX):  # training_curves draws it
+                continue
             lines: dict[str, Any] = {}   # label → its runs, lowest seed first
             controllers: dict[str, str] = {}
             for label, ctrl, seed, run_id in zip(labels, group["controller"], group["seed"], group["run_id"]):
@@ -219,6 +226,114 @@ def learning_curves(store: Any, df: pd.DataFrame, out: Path, variants: dict[str,
                 if any(len(lines[label]) > max_seeds for label in drawn_labels):
                     caption += f"; at most the {max_seeds} lowest seeds per line"
                 figures.append(Figure(f"{task} on {plant}: {y} per {x}", path, caption, task))
+    return figures
+
+
+# -- training runs ----------------------------------------------------------------------
+#: The frame a training run (task ``TASK:train``, :data:`bench.runner.TRAIN_SUFFIX`) stores: its learning curve.
+TRAINING_FRAME = "training"
+#: The column a training curve is drawn with: the first of these it has (ahf: mean final distance, m; pg: reward).
+TRAINING_Y = ("distance_mean", "mean_reward", "max_reward", "error", "loss", "accuracy")
+#: The columns of its iteration and of its training wall time (s).
+TRAINING_X = ("iteration", "batch", "epoch", "update", "step")
+WALL = "wall_s"
+#: Points of the wall-time grid every seed's curve is read at.
+TIME_POINTS = 200
+
+
+def _held(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """``y`` of the last point with ``x <= grid`` at each grid point (NaN before the first): a training's error
+    at each moment, its last value held after it stopped."""
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    i = np.searchsorted(x, grid, side="right") - 1
+    out = np.where(i >= 0, y[np.clip(i, 0, None)], np.nan)
+    return out.astype(float)
+
+
+def training_curves(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None,
+                    frames: dict[int, list[str]] | None = None, max_lines: int = MAX_LINES,
+                    max_seeds: int = MAX_SEEDS) -> list[Figure]:
+    """Training runs (task ``TASK:train``, ``bench train``): their error against iteration and against training
+    wall time, side by side, one line per controller and settings variant (the swept settings: e.g. one per
+    ``ahf.regime``), the mean over seeds with a shaded 95% bootstrap CI band.
+
+    Each seed's curve is read at every iteration and on a common wall-time grid, its last value held after it
+    stopped (a goal or budget reached), so every seed counts at every point.  Distances and errors are drawn on
+    a log scale.  At most ``max_lines`` lines (each controller's first variants first) and ``max_seeds`` seeds
+    per line.
+    """
+    plt = _pyplot()
+    runs = _runs(df)
+    runs = runs[runs["task"].astype(str).str.endswith(TRAIN_SUFFIX)]
+    variants = variants or {}
+    frames = frames if frames is not None else frames_by_run(store, runs["run_id"])
+    figures = []
+    for (plant, task), group in runs.groupby(["plant", "task"], sort=False):
+        lines: dict[str, list[tuple[int, int]]] = {}
+        controllers: dict[str, str] = {}
+        for r in group.itertuples(index=False):
+            if TRAINING_FRAME in frames.get(int(r.run_id), []):
+                label = _label(r, variants)
+                lines.setdefault(label, []).append((int(r.seed), int(r.run_id)))
+                controllers[label] = str(r.controller)
+        if not lines:
+            continue
+        drawn_labels = _pick_lines({k: [i for _, i in sorted(v)] for k, v in lines.items()}, controllers, max_lines)
+        curves: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        y_name = x_name = None
+        for label in drawn_labels:
+            for _, run_id in sorted(lines[label])[:max_seeds]:
+                f = store.frame(run_id, TRAINING_FRAME)
+                x = next((c for c in TRAINING_X if c in f.columns), None)
+                y = y_name if y_name in f.columns else next((c for c in TRAINING_Y if c in f.columns), None)
+                if x is None or y is None or WALL not in f.columns or len(f) == 0:
+                    continue
+                x_name, y_name = x_name or x, y_name or y
+                curves.setdefault(label, []).append((f[x].to_numpy(dtype=float), f[WALL].to_numpy(dtype=float),
+                                                     f[y].to_numpy(dtype=float)))
+                del f
+        if not curves or y_name is None:
+            continue
+        log = not y_name.endswith("reward") and all(np.nanmin(c[2]) > 0 for cs in curves.values() for c in cs)
+        fig, (by_it, by_time) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+        end_it = max(float(np.nanmax(c[0])) for cs in curves.values() for c in cs)
+        end_t = max(float(np.nanmax(c[1])) for cs in curves.values() for c in cs)
+        its = np.arange(0.0, end_it + 1.0)
+        times = np.linspace(0.0, end_t, TIME_POINTS)
+        for label in drawn_labels:
+            mine = curves.get(label, [])
+            if not mine:
+                continue
+            n_all = len(lines[label])
+            shown = f"n={len(mine)}" + (f" of {n_all}" if n_all > len(mine) else "")
+            color = None
+            for ax, grid, col in ((by_it, its, 0), (by_time, times, 1)):
+                mean, lo, hi = band(np.vstack([_held(c[col], c[2], grid) for c in mine]))
+                line, = ax.plot(grid, mean, color=color, label=f"{label} ({shown})")
+                color = line.get_color()
+                ax.fill_between(grid, lo, hi, color=color, alpha=0.25, linewidth=0)
+        for ax, xlabel in ((by_it, x_name or "iteration"), (by_time, "training wall time [s]")):
+            ax.set_xlabel(xlabel)
+            ax.grid(alpha=0.3)
+            if y_name.startswith("distance"):  # what train_s_to_1cm measures
+                ax.axhline(0.01, color="grey", linestyle=":", linewidth=1)
+            if log:
+                ax.set_yscale("log")
+        by_it.set_ylabel(y_name + (" [m]" if y_name.startswith("distance") else ""))
+        base = str(task)[: -len(TRAIN_SUFFIX)]
+        fig.suptitle(f"training for {base} on {plant}: {y_name}, mean over seeds", fontsize=10)
+        _legend_outside(by_time)
+        path = _save(fig, out, f"{task}-{plant}-training-{y_name}")
+        caption = (f"left: per {x_name}, right: against training wall time; mean over seeds, shaded: 95% bootstrap "
+                   f"CI; a training that stopped (goal or budget reached) keeps its last value")
+        left_out = len(lines) - len(drawn_labels)
+        if left_out:
+            caption += f"; {len(drawn_labels)} of {len(lines)} settings variants drawn (each controller's first)"
+        if any(len(lines[label]) > max_seeds for label in drawn_labels):
+            caption += f"; at most the {max_seeds} lowest seeds per line"
+        figures.append(Figure(f"training for {base} on {plant}: {y_name} per {x_name} and per second", path,
+                              caption, str(task), wide=True))
     return figures
 
 
@@ -499,7 +614,8 @@ def against_settings(store: Any, df: pd.DataFrame, out: Path, variants: dict[str
     return figures
 
 
-ALL: tuple[Callable[..., list[Figure]], ...] = (against_settings, reach_paths, learning_curves, pareto, run_images)
+ALL: tuple[Callable[..., list[Figure]], ...] = (against_settings, reach_paths, training_curves, learning_curves, pareto,
+                                               run_images)
 
 
 def make_all(store: Any, df: pd.DataFrame, out: Path, variants: dict[str, str] | None = None) -> list[Figure]:

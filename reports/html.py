@@ -134,9 +134,10 @@ def _page(title: str, body: list[str]) -> str:
 
 
 def build(store: Any, where: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
-    """``(tidy rows, summary table, run rows)`` of the runs matching ``where``."""
+    """``(tidy rows, summary table, run rows)`` of the runs matching ``where`` (ok and failed ones: never a
+    pending run, nor a training run stopped part-way, status ``partial``)."""
     df = store.dataframe(where)
-    runs = store.runs(where)
+    runs = [r for r in store.runs(where) if r["status"] in ("ok", "failed")]
     return df, stats.summary(df, runs=runs), runs
 
 
@@ -218,8 +219,11 @@ def write(store: Any, out: Path, where: Mapping[str, Any] | None = None,
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     commits = sorted({str(c)[:12] for c in df["commit"].dropna()}) if not df.empty else []
     ok = sum(r["status"] == "ok" for r in runs)
+    partial = sum(r["status"] == "partial" for r in store.runs(where))
     meta = (f"{len(runs)} runs ({ok} ok, {len(runs) - ok} failed) from {store.path}; "
-            f"commits: {', '.join(commits) or 'unknown'}; generated {stamp}")
+            + (f"{partial} training run(s) stopped part-way left out (status partial: the same bench train "
+               f"command completes them); " if partial else "")
+            + f"commits: {', '.join(commits) or 'unknown'}; generated {stamp}")
     tasks = list(dict.fromkeys(summary["task"]))
     if "csv" in formats:
         summary.drop(columns=["settings_hash"]).to_csv(out / "summary.csv", index=False)

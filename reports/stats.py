@@ -299,7 +299,13 @@ MAX_FALLBACK_HEADLINE = 4
 
 def declared(task: str, attr: str) -> tuple[str, ...]:
     """A task's class attribute ``HEADLINE`` or ``SCORE`` (:class:`bench.api.Task`); () when the task is
-    unknown here (a plugin that is not installed) or declares none."""
+    unknown here (a plugin that is not installed) or declares none.  A training run's task (``TASK:train``)
+    has no score; its headline is the learners' :attr:`bench.api.Learner.TRAINING_HEADLINE` (every
+    registered learner's, in turn: a table keeps those its runs report)."""
+    from bench.runner import TRAIN_SUFFIX
+
+    if task.endswith(TRAIN_SUFFIX):
+        return _training_headline() if attr == "HEADLINE" else ()
     try:
         from bench.plugins import registry
 
@@ -308,6 +314,21 @@ def declared(task: str, attr: str) -> tuple[str, ...]:
         return ()
     value = getattr(cls, attr, ())
     return tuple(str(v) for v in value) if isinstance(value, (tuple, list)) else ()
+
+
+def _training_headline() -> tuple[str, ...]:
+    """Every registered learner's ``TRAINING_HEADLINE``, in registration order, each name once."""
+    from bench.plugins import registry
+
+    names: list[str] = []
+    for spec in registry().specs("controller"):
+        if "learn" not in spec.provides:
+            continue
+        try:
+            names += [str(n) for n in getattr(spec.load(), "TRAINING_HEADLINE", ())]
+        except Exception:  # a learner whose dependencies are missing here
+            continue
+    return tuple(dict.fromkeys(names))
 
 
 def headline_metrics(task: str, s: pd.DataFrame) -> list[str]:

@@ -20,6 +20,7 @@ from bench.controllers.ahf.net import Policy, build_network, make_losses
 from bench.controllers.ahf.training import Trainer, make_problem
 from bench.errors import CheckpointError, Diverged, Incompatible, OutOfReach, SettingError
 from bench.plants.arm2 import Arm2, Arm2Settings
+from bench.plants.geometry import task_geometry
 
 SMALL = {"hidden": 6, "targets": 4, "cg_iter": 12}
 
@@ -272,6 +273,22 @@ def test_shipped_arm2_weights_reach_the_target():
     assert ctrl.meta["role"] == "best" and ctrl.meta["plant"] == "arm2"
 
 
+def test_shipped_arm3_weights_reach_every_target_within_the_threshold():
+    """Issue 14: studywolf's three-link arm, 64 targets on its reach circle, every one within the task's
+    threshold (0.02 m) at dt 0.01; the shipped file is the best checkpoint of the documented command."""
+    ctrl = bench.controller("ahf")
+    plant = bench.plant("arm3", dt=0.01)
+    task = reach(targets=64)
+    result = bench.run(plant, ctrl, task, seed=0)
+    assert task_geometry(plant).threshold == 0.02
+    assert result.metrics["within_tolerance"] == 1.0 and result.metrics["final_distance_max"] < 0.02
+    assert result.metrics["final_distance_max"] < 0.01 and result.metrics["path_ratio"] < 1.05
+    m = ctrl.meta
+    assert m["role"] == "best" and m["plant"] == "arm3" and m["seed"] == 1 and m["dt"] == 0.01
+    assert m["settings"]["output_gain"] == 1000 and m["settings"]["min_damping"] == 1e-3
+    assert m["settings"]["curriculum"] == 30
+
+
 def test_shipped_weights_act_at_the_default_dt_by_holding_torques():
     """``python run.py arm2 ahf reach`` (dt 1 ms): the network steps every 10 ms and holds its torques."""
     ctrl = bench.controller("ahf")
@@ -404,3 +421,40 @@ def test_output_gain_sets_the_fixed_output_to_plant_weights():
 
 def test_ahf_passes_the_learner_conformance_check(bench_check_learner):
     bench_check_learner(small_ahf(), arm(), reach())
+
+
+def test_a_curriculum_grows_the_reach_radius_then_trains_on_the_task(tmp_path):
+    plant = arm()
+    ctrl = small_ahf(iterations=8, curriculum=6, goal=10.0)  # a goal met at once: only the whole radius counts
+    curve, lines = train(ctrl, plant, tmp_path)
+    stages = [line for line in lines if line.startswith("curriculum:")]
+    assert stages == ["curriculum: training on 25% of the reach radius", "curriculum: training on 50% of the reach "
+                      "radius", "curriculum: training on 75% of the reach radius",
+                      "curriculum: training on 100% of the reach radius"]
+    assert any(line.startswith("goal reached") for line in lines)
+    assert list(curve["iteration"]) == list(range(8))  # stopped by the goal once on the whole radius (7 updates)
+    best = ckpt.find(tmp_path, role="best")
+    assert len(best) == 1 and best[0][1]["iteration"] in (0, 7)  # never a checkpoint of a smaller radius
+    t = Trainer(plant, make_problem(plant, reach(), ctrl.settings), ctrl.settings, 0)
+    assert [t.radius_fraction(i) for i in range(1, 9)] == [0.25, 0.25, 0.5, 0.5, 0.75, 0.75, 1.0, 1.0]
+    t._use_radius(0.5)
+    start = plant.hand(plant.start_q[None, :])[0]
+    full = t.full_problem.targets_xy
+    assert np.allclose(t.problem.targets_xy - start, 0.5 * (full - start))
+    assert np.allclose(plant.hand(t.problem.q_target), t.problem.targets_xy)
+    assert np.allclose(t.layer.target_state[:, -1, :2], t.problem.q_target)
+    t._use_radius(1.0)
+    assert t.problem is t.full_problem and np.allclose(t.layer.target_state[:, -1, :2], t.full_problem.q_target)
+
+
+def test_curriculum_rows_do_not_count_for_the_time_to_threshold_metrics():
+    import pandas as pd
+
+    ctrl = small_ahf()
+    ctrl.bind(arm())
+    curve = pd.DataFrame({"iteration": [0, 1, 2, 3], "wall_s": [0.0, 1.0, 2.0, 3.0],
+                          "distance_mean": [0.05, 0.001, 0.02, 0.005], "distance_max": [0.06, 0.002, 0.03, 0.009],
+                          "phase": ["rollout", "curriculum", "rollout", "rollout"]})
+    m = ctrl.training_metrics(curve, reach())
+    assert (m["train_s_to_1cm"], m["iterations_to_1cm"]) == (3.0, 3.0)
+    assert m["iterations_to_threshold_all"] == 3.0 and m["best_distance_mean"] == 0.005

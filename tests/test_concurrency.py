@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from stores import stored_rows
 
 import bench
 from bench.claims import Claims
@@ -23,8 +24,7 @@ CHEAP = ["arm2", "osc", "reach", "--set", "reach.targets=2", "--set", "reach.dur
 
 
 def _rows(db: Path) -> list[tuple]:
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT experiment, seed, status FROM runs ORDER BY id").fetchall()
+    return stored_rows(db)
 
 
 @pytest.mark.slow
@@ -81,7 +81,7 @@ def test_a_killed_sweep_leaves_its_claim_and_the_next_sweep_takes_it_over(tmp_pa
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline:
-        rows = _rows(db) if db.exists() else []
+        rows = _rows(db)
         if sum(st == "ok" for *_, st in rows) >= 2 and any(st == "pending" for *_, st in rows):
             break
         time.sleep(0.01)

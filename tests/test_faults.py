@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from distributions import make_distribution
+from stores import stored_rows
 
 from bench.store import Store
 
@@ -129,14 +130,8 @@ def _sweep(db: Path, seeds: int, *sets: str, jobs: int = 2) -> list[str]:
 
 
 def _rows(db: Path) -> list[tuple]:
-    """(experiment, seed, status, claim pid) of every row; read-write, to roll back a killed writer's journal."""
-    if not db.exists():
-        return []
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        return con.execute("SELECT experiment, seed, status, claim_pid FROM runs ORDER BY seed").fetchall()
-    finally:
-        con.close()
+    """(experiment, seed, status, claim pid) of every row, in seed order."""
+    return sorted(stored_rows(db, "experiment, seed, status, claim_pid"), key=lambda r: r[1])
 
 
 def _stored(db: Path) -> int:

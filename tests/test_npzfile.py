@@ -42,3 +42,23 @@ def test_pickled_objects_missing_arrays_and_foreign_files_are_refused(tmp_path):
         read_npz(tmp_path / "t.npz", "weights")
     with pytest.raises(CheckpointError, match="does not exist"):
         read_npz(tmp_path / "none.npz", "weights")
+
+
+def test_a_ctrl_c_inside_a_write_stays_a_ctrl_c_and_leaves_no_file(tmp_path):
+    """A KeyboardInterrupt inside the writer whose clean-up then fails (numpy's savez: zipfile refuses to close
+    with a member half written) is re-raised as the KeyboardInterrupt, and nothing is left behind."""
+    from bench.npzfile import atomic_write
+
+    def write(fh):
+        try:
+            fh.write(b"part")
+            raise KeyboardInterrupt
+        finally:
+            raise ValueError("Can't close the ZIP file while there is an open writing handle on it")
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "w.npz", write)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="disk"):  # other errors stay what they are
+        atomic_write(tmp_path / "w.npz", lambda fh: (_ for _ in ()).throw(ValueError("disk")))
+    assert list(tmp_path.iterdir()) == []

@@ -242,7 +242,8 @@ def test_same_seed_same_curve_and_npg_learns(cartpole):
     cols = ["batch", "max_reward", "mean_reward", "episodes", "steps", "skipped"]
     assert a[cols].equals(b[cols])
     assert list(a.columns) == ["batch", "max_reward", "mean_reward", "episodes", "steps", "rollout_ms",
-                               "update_ms", "skipped"]
+                               "update_ms", "skipped", "wall_s"]
+    assert (a["wall_s"].diff().dropna() > 0).all()  # the training's wall time at the end of each batch
     assert (a["steps"] >= 200).all() and (a["max_reward"] <= 200).all()
     assert a["mean_reward"].iloc[-5:].mean() > 2 * a["mean_reward"].iloc[:5].mean()
 

@@ -209,7 +209,8 @@ def test_every_documented_command_parses_and_names_what_exists(argv, capsys):
     if args.command in ("run", "train", "sweep"):  # placeholders such as PLANT parse, but name nothing
         for kinds, value in ((("plant", "dataset"), args.plant), (("controller",), args.controller),
                              (("task",), args.task)):
-            for name in value.split(",") if args.command == "sweep" else [value]:
+            for name in value.split(",") if args.command in ("sweep", "train") else [value]:
+                name = name.removesuffix(":train") if kinds == ("task",) else name  # a training run's task
                 assert any((k, name) in reg for k in kinds), f"bench {shlex.join(argv)}: no {kinds[0]} {name!r}"
     if args.command == "ci":
         find(args.suite)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import SweepError
 from ..session import db_path, weights_from_runs_items
@@ -90,15 +91,17 @@ def scheduler_address(text: str) -> str:
     return f"tcp://{rest}"
 
 
-def execute_plan(sweep: Plan, execution: Execution, db: Path, out: Printer, err: Printer) -> SweepReport:
-    """Print the refused combinations, run the plan into ``db`` and print the outcome."""
+def execute_plan(sweep: Plan, execution: Execution, db: Path, out: Printer, err: Printer, *,
+                 log: Printer | None = None, on_outcome: Any = None) -> SweepReport:
+    """Print the refused combinations, run the plan into ``db`` and print the outcome (``log``: the lines of
+    learners training in this process; ``on_outcome(outcome, run_id)``: after each stored run)."""
     for line in sweep.refused:
         err(f"{PROG}: refused: {line}")
     execution.check()
     store = Store.open_writable(db)  # checked again just before the first run (the plan took a while)
     report = run_sweep(sweep, store, executor=execution.executor, jobs=execution.jobs,
                        scheduler=execution.scheduler, rerun=execution.rerun, quiet=execution.quiet,
-                       log_dir=db.parent / "logs")
+                       log_dir=db.parent / "logs", log=log, on_outcome=on_outcome)
     for job, why in report.lost:
         err(f"{PROG}: lost: {job.label}: {why}")
     for run_id in report.failed[:FAILED_LINES]:  # each failure inside a run: one line with its log
@@ -118,7 +121,8 @@ def sweep(plants: str, controllers: str, tasks: str, *, sets: Sequence[str], see
           train: bool = False) -> int:
     """Plan the sweep (every input checked first), then run it; the exit code of the runs.
 
-    With ``train`` each learner is trained before its run (seed = the run's seed).
+    With ``train`` each learner is trained before its run (seed = the run's seed).  A task
+    ``TASK:train`` makes training runs, as ``bench train`` does (:mod:`bench.commands.train`).
     """
     path = db_path(db)
     check_writable(path)  # before planning: a store that cannot be written is refused at once

@@ -20,6 +20,13 @@ order; a second one exits 130 at once, from a watcher thread that does not
 wait for the main thread: the workers are killed, the claims released when
 the store answers within half a second (else the next sweep on this host
 takes them over, their process being gone).
+
+A training job (``TASK:train``) sends its curve so far as it trains; the
+coordinator stores the newest one in the job's claimed row, status
+``partial``, about once a second (:meth:`bench.claims.Claims.progress`), and
+once more when the sweep stops, before the claims are released.  So a
+stopped or killed training keeps its curve so far, and the next sweep of the
+same experiment and seed takes that row over and completes it in place.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import concurrent.futures as cf
 import dataclasses
 import json
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +118,18 @@ class _Recorder:
                  on_outcome: Callable[[Outcome, int | None], None] | None) -> None:
         self.claims, self.report, self.progress, self.log_dir = claims, report, progress, log_dir
         self.on_outcome = on_outcome
+        self._progress_error: str | None = None
+
+    def partial(self, claim: Claim, result: Any) -> None:
+        """Store a training job's curve so far in its claimed row (status ``partial``); a store that cannot
+        take it now is said once and the training goes on (its final result is stored as usual)."""
+        try:
+            self.claims.progress(claim, result)
+        except (OSError, sqlite3.Error) as exc:  # StoreError is an OSError
+            if self._progress_error is None:
+                self._progress_error = str(exc)
+                self.progress.note(f"bench: the curve so far of a training run was not stored ({exc}); the "
+                                   f"training goes on")
 
     def __call__(self, out: Outcome, claim: Claim) -> None:
         if out.ok:
@@ -126,7 +147,8 @@ class _Recorder:
         log = write_log(self.log_dir, run_name(job.plant, job.controller, job.task, job.settings_hash, job.seed),
                         f"{job.label}\nworker {out.worker}\n\n{out.traceback}")
         resolved = job.resolve()
-        failed = failed_result(*stand_ins(resolved), job.seed, log, suite=job.suite)
+        failed = failed_result(*stand_ins(resolved), job.seed, log, suite=job.suite,
+                               task_name=job.task_name if job.training else None)
         failed.meta["host"] = out.worker.rsplit(":", 1)[0] or failed.meta.get("host")
         if job.experiment:  # the key and provenance the job was planned (and claimed) with
             failed.meta.update(experiment=job.experiment, provenance=json.loads(job.provenance),
@@ -154,11 +176,38 @@ class _Loop:
     """Claims, submits and collects the jobs, at most ``limit`` in flight; waits for those others hold."""
 
     def __init__(self, pool: Any, record: _Recorder, claims: Claims, rerun: bool, limit: int,
-                 interrupted: Callable[[], bool] = lambda: False) -> None:
+                 interrupted: Callable[[], bool] = lambda: False, log: Callable[[str], None] | None = None) -> None:
         self.pool, self.record, self.claims, self.rerun, self.limit = pool, record, claims, rerun, limit
         self.interrupted = interrupted
+        self.log = log
         self.inflight: dict[Any, tuple[Job, Claim]] = {}
         self.stopping = False
+        #: the newest partial result of each running training job, by future (filled by the pool's thread)
+        self.partials: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+        if hasattr(pool, "on_progress"):
+            pool.on_progress = self._on_progress
+
+    def _on_progress(self, fut: Any, result: Any) -> None:
+        with self._lock:
+            self.partials[fut] = result
+
+    def store_partials(self) -> None:
+        """Store the newest partial result of each running training job (in this thread, the store's writer)."""
+        with self._lock:
+            partials, self.partials = self.partials, {}
+        for fut, result in partials.items():
+            held = self.inflight.get(fut)
+            if held is not None:
+                self.record.partial(held[1], result)
+
+    def _resuming(self, job: Job) -> None:
+        """Say that a stopped training (a partial row) is taken up again, and how."""
+        how = ("from its checkpoints" if job.resumes and not job.fresh
+               else f"from the start ({job.controller} does not resume a stopped training)" if not job.resumes
+               else "from the start (--fresh)")
+        line = f"bench: resuming the stopped training {job.label} {how}"
+        (self.log or self.record.progress.note)(line)  # bench train prints it with its learners' lines
 
     def run(self, todo: list[Job]) -> None:
         queue = collections.deque((job, False) for job in todo)
@@ -174,12 +223,17 @@ class _Loop:
                     self.record.settled(job, claim, waited)
                 elif claim.state == "busy":
                     waiting.append(job)
-                elif isinstance(self.pool, InProcess):
-                    self.record(execute(job), claim)
                 else:
-                    self.submit(job, claim)
+                    if claim.previous == "partial":
+                        self._resuming(job)
+                    if isinstance(self.pool, InProcess):
+                        self.record(execute(job, lambda result, c=claim: self.record.partial(c, result), self.log),
+                                    claim)
+                    else:
+                        self.submit(job, claim)
             if self.inflight:
                 done, _ = cf.wait(list(self.inflight), timeout=HEALTH_S, return_when=cf.FIRST_COMPLETED)
+                self.store_partials()  # before the results: a finished job's last progress never follows it
                 for fut in done:
                     self.collect(fut)
                 self.pool.check(self.record.progress.note)  # an ExecutorFault stops the sweep
@@ -217,6 +271,7 @@ class _Loop:
             fut.cancel()
         self.pool.close(now=True)
         try:
+            self.store_partials()  # the curves so far of the trainings stopped now, before their claims end
             for fut in list(self.inflight):
                 if fut.done() and not fut.cancelled() and fut.exception() is None:
                     self.collect(fut)
@@ -227,7 +282,8 @@ class _Loop:
 def run_sweep(sweep: Plan, store: Any, *, executor: str = "local", jobs: int | None = None,
               scheduler: str | None = None, client: Any = None, rerun: bool = False, quiet: bool = False,
               log_dir: str | os.PathLike | None = None, stream: Any = None,
-              on_outcome: Callable[[Outcome, int | None], None] | None = None) -> SweepReport:
+              on_outcome: Callable[[Outcome, int | None], None] | None = None,
+              log: Callable[[str], None] | None = None) -> SweepReport:
     """Run ``sweep`` and store each run as it arrives; only this process writes ``store``.
 
     ``executor`` is ``"local"`` (``jobs`` processes, default one per core) or
@@ -240,6 +296,8 @@ def run_sweep(sweep: Plan, store: Any, *, executor: str = "local", jobs: int | N
     An executor that cannot go on or a store that can no longer be written
     stops the sweep (``report.fault``, exit 1), completed runs kept.
     ``on_outcome(outcome, run_id)`` is called after each stored run.
+    ``log`` receives the lines of the learners that train in this process
+    (training jobs with ``jobs == 1``).
     """
     report = SweepReport()
     todo = _split_stored(sweep, store, rerun, report)
@@ -255,7 +313,7 @@ def run_sweep(sweep: Plan, store: Any, *, executor: str = "local", jobs: int | N
         with interrupts, Claims(store) as claims:  # leaving Claims releases every claim not completed
             interrupts.claims = claims
             loop = _Loop(pool, _Recorder(claims, report, progress, log_path, on_outcome), claims, rerun,
-                         2 * pool.slots, lambda: interrupts.requested)
+                         2 * pool.slots, lambda: interrupts.requested, log)
             try:
                 loop.run(todo)
             except KeyboardInterrupt:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .work import START_FAILURES, WATCHDOG_S, ExecutorFault, WorkerDied
+from .work import START_FAILURES, WATCHDOG_S, ExecutorFault, WorkerDied, set_reporter
 
 _PR_SET_PDEATHSIG = 1
 
@@ -52,9 +52,19 @@ def _die_with(parent: int) -> None:
 
 
 def _worker_main(conn: Any, parent: int) -> None:
-    """A local worker: run each ``(fn, arg)`` received, send back ``("ok", value)`` or ``("error", text)``."""
+    """A local worker: run each ``(fn, arg)`` received, send back ``("ok", value)`` or ``("error", text)``;
+    before that, any number of ``("progress", value)`` (a training job's partial results,
+    :func:`~.work.set_reporter`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches us too: the coordinator decides
     _die_with(parent)
+
+    def report(value: Any) -> None:
+        try:
+            conn.send(("progress", value))
+        except Exception:  # the sweep is gone, or the value cannot be sent: the run goes on
+            pass
+
+    set_reporter(report)
     while True:
         try:
             message = conn.recv()
@@ -109,7 +119,12 @@ class LocalPool:
     :meth:`submit` returns a :class:`concurrent.futures.Future`.  A manager
     thread hands queued jobs to idle workers and collects results; a worker
     that dies fails its job's future with :class:`WorkerDied` and is replaced.
+    A job's progress messages go to :attr:`on_progress` ``(future, value)``
+    (called in the manager thread), if set.
     """
+
+    #: Receives ``(future, value)`` for each progress message of a running job (None: they are dropped).
+    on_progress: Callable[[cf.Future, Any], None] | None = None
 
     def __init__(self, jobs: int) -> None:
         import multiprocessing
@@ -251,6 +266,11 @@ class LocalPool:
             return  # it died: its sentinel says so
         except Exception as exc:  # a result that cannot be unpickled here
             kind, value = "error", f"cannot read the result: {type(exc).__name__}: {exc}"
+        if kind == "progress":  # the job goes on
+            if w.future is not None and self.on_progress is not None:
+                with contextlib.suppress(Exception):
+                    self.on_progress(w.future, value)
+            return
         fut, w.future = w.future, None
         self._start_failures = 0
         if fut is None:

@@ -9,6 +9,13 @@ missing) is refused with one line and the rest still run.
 A value that itself holds commas (a tuple setting such as ``hidden=32,32``)
 is written with ``;`` inside a sweep: ``--set hidden=32;32,64;64`` sweeps the
 two tuples ``(32, 32)`` and ``(64, 64)``.
+
+A task named ``TASK:train`` (``reach:train``) makes each job a training run
+(:func:`bench.session.train_run`): the learner is trained for ``TASK`` with
+the job's seed and the run stored is the training itself (task
+``TASK:train``, its learning curve and time-to-threshold metrics), as
+``bench train`` does.  Only learners train (the others are refused); its
+training settings (``train_only``) are accepted and swept.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from .. import settings as _settings
 from ..errors import Incompatible, SettingError, SweepError, Unavailable
 from ..limits import check_count
 from ..plugins import registry
-from ..runner import provenance
+from ..runner import TRAIN_SUFFIX, provenance, training_task
 from ..session import Resolved, build_all, check_train_first, resolve, settings_class, stand_ins
 
 
@@ -42,6 +49,12 @@ class Job:
         Folder under which the run gets its own working directory.
     train : bool
         Train the learner first (``--train``; :func:`bench.session.train_first`).
+    training : bool
+        The job is a training run (task ``TASK:train``; :func:`bench.session.train_run`); ``task`` is ``TASK``.
+    fresh : bool
+        A training run starts from new weights, ignoring the learner's checkpoints (``bench train --fresh``).
+    resumes : bool
+        The learner continues a stopped training from its checkpoints (:attr:`bench.api.Learner.RESUMES`).
     experiment : str
         The experiment key (:func:`bench.provenance.experiment_key`: names,
         settings, code version, each component's provenance).  The store holds
@@ -65,22 +78,32 @@ class Job:
     provenance: str = "{}"
     fingerprint: str = ""
     code_version: str = ""
+    training: bool = False
+    fresh: bool = False
+    resumes: bool = False
+
+    @property
+    def task_name(self) -> str:
+        """The task the stored run records: ``TASK``, or ``TASK:train`` for a training run."""
+        return f"{self.task}{TRAIN_SUFFIX}" if self.training else self.task
 
     def claim_row(self) -> dict[str, Any]:
         """What :meth:`bench.claims.Claims.claim` records in the pending row of this job."""
         return {"experiment": self.experiment, "seed": self.seed, "plant": self.plant, "controller": self.controller,
-                "task": self.task, "settings_hash": self.settings_hash, "suite": self.suite,
+                "task": self.task_name, "settings_hash": self.settings_hash, "suite": self.suite,
                 "provenance": json.loads(self.provenance), "fingerprint": self.fingerprint,
                 "code_version": self.code_version}
 
     @property
     def label(self) -> str:
         extra = "".join(f" {k}={v}" for k, v in self.sets) + (f" dt={self.dt}" if self.dt else "")
-        return f"{self.plant} {self.controller} {self.task}{extra}{' trained' if self.train else ''} seed {self.seed}"
+        return (f"{self.plant} {self.controller} {self.task_name}{extra}{' trained' if self.train else ''} "
+                f"seed {self.seed}")
 
     def resolve(self) -> Resolved:
         """This job's components, resolved and checked as when it was planned."""
-        return resolve(self.plant, self.controller, self.task, dict(self.sets), self.dt, train=self.train)
+        return resolve(self.plant, self.controller, self.task, dict(self.sets), self.dt,
+                       train=self.train or self.training)
 
 
 @dataclasses.dataclass
@@ -135,12 +158,14 @@ class _Triple:
     task: str
     keys: list[str]
     has_dt: bool
+    training: bool = False
+    resumes: bool = False
 
 
 def _triples(plist: list[str], clist: list[str], tlist: list[str], pairs: Mapping[str, list[str]],
              refused: list[str], train: bool = False) -> list[_Triple]:
-    """The runnable triples; incompatible ones (with ``train``: a controller that does not learn, a task that
-    trains it anyway) go to ``refused``.
+    """The runnable triples; incompatible ones (with ``train`` or a training task ``TASK:train``: a controller
+    that does not learn; with ``train``: a task that trains it anyway) go to ``refused``.
 
     A swept key applies to the triples whose components declare it; a key
     that applies to none is an error (the first triple's message), an
@@ -150,9 +175,11 @@ def _triples(plist: list[str], clist: list[str], tlist: list[str], pairs: Mappin
     first_error: dict[str, SettingError] = {}
     triples = []
     for p, c, t in itertools.product(plist, clist, tlist):
+        t, training = training_task(t)
         try:
-            resolved = resolve(p, c, t, train=train, steps=False)  # dt: per combination, in _jobs
-            check_train_first(resolved)
+            resolved = resolve(p, c, t, train=train or training, steps=False)  # dt: per combination, in _jobs
+            if not training:
+                check_train_first(resolved)
             specs = resolved.specs
         except (Incompatible, Unavailable) as exc:
             refused.append(str(exc))
@@ -169,7 +196,8 @@ def _triples(plist: list[str], clist: list[str], tlist: list[str], pairs: Mappin
                 continue
             keys.append(key)
             applies[key] = True
-        triples.append(_Triple(p, c, t, keys, "dt" in _settings.fields(comps[specs[0].name][1])))
+        triples.append(_Triple(p, c, t, keys, "dt" in _settings.fields(comps[specs[0].name][1]), training,
+                               bool(getattr(specs[1].load(), "RESUMES", False))))
     for key, ok in applies.items():
         if triples and not ok:
             raise first_error[key]
@@ -177,7 +205,7 @@ def _triples(plist: list[str], clist: list[str], tlist: list[str], pairs: Mappin
 
 
 def _jobs(triple: _Triple, pairs: Mapping[str, list[str]], dts: list[str | None], seeds: list[int],
-          suite: str | None, workroot: str, train: bool = False) -> list[Job]:
+          suite: str | None, workroot: str, train: bool = False, fresh: bool = False) -> list[Job]:
     """Every distinct settings combination of one triple × seeds (combinations equal after defaults once).
 
     A combination that sets a ``train_only`` setting without ``train``, or
@@ -188,8 +216,9 @@ def _jobs(triple: _Triple, pairs: Mapping[str, list[str]], dts: list[str | None]
     for values in itertools.product(*(pairs[k] for k in triple.keys), dts if triple.has_dt else [None]):
         chosen = tuple(zip(triple.keys, values[:-1]))
         step = values[-1]
-        resolved: Resolved = resolve(triple.plant, triple.controller, triple.task, dict(chosen), step, train=train)
-        meta = _identity(resolved, suite)
+        resolved: Resolved = resolve(triple.plant, triple.controller, triple.task, dict(chosen), step,
+                                     train=train or triple.training)
+        meta = _identity(resolved, suite, triple.training)
         shash = meta["settings_hash"]
         if shash in seen:
             continue
@@ -197,33 +226,38 @@ def _jobs(triple: _Triple, pairs: Mapping[str, list[str]], dts: list[str | None]
         key = {"experiment": meta["experiment"], "provenance": json.dumps(meta["provenance"], sort_keys=True),
                "fingerprint": meta["fingerprint"], "code_version": meta["code_version"] or ""}
         jobs.extend(Job(triple.plant, triple.controller, triple.task, chosen, step, s, shash, suite, workroot, train,
-                        **key)
+                        **key, training=triple.training, fresh=fresh and triple.training, resumes=triple.resumes)
                     for s in seeds)
     return jobs
 
 
-def _identity(resolved: Resolved, suite: str | None) -> dict[str, Any]:
+def _identity(resolved: Resolved, suite: str | None, training: bool = False) -> dict[str, Any]:
     """The settings hash, experiment key and provenance of a combination: its components built, not run
-    (one whose components cannot be built gets the provenance its settings give; it fails when it runs)."""
+    (one whose components cannot be built gets the provenance its settings give; it fails when it runs);
+    ``training``: of its training run (task ``TASK:train``)."""
     try:
         comps = build_all(resolved)
         if resolved.train:
             comps[1].trained = True  # as after bench.session.train_first: its train_only settings count
     except Exception:
         comps = stand_ins(resolved)
-    return provenance(*comps, 0, suite=suite)
+    task_name = f"{resolved.specs[2].name}{TRAIN_SUFFIX}" if training else None
+    return provenance(*comps, 0, suite=suite, task_name=task_name)
 
 
 def plan(plants: str | Iterable[str], controllers: str | Iterable[str], tasks: str | Iterable[str],
          sets: Sequence[str] | Mapping[str, Any] = (), seeds: Sequence[int] = (0,), dt: str | None = None,
-         suite: str | None = None, workroot: str | os.PathLike = ".bench/runs", train: bool = False) -> Plan:
+         suite: str | None = None, workroot: str | os.PathLike = ".bench/runs", train: bool = False,
+         fresh: bool = False) -> Plan:
     """Expand a sweep into jobs, checking names, settings and compatibility first.
 
     ``plants``, ``controllers``, ``tasks`` are comma lists (or lists of names);
     ``sets`` is ``["key=v1,v2", ...]`` (or a mapping of key to a comma list or
     a list of values); ``dt`` a comma list of seconds; ``train``: each
     learner is trained before its run (``--train``; combinations whose
-    controller does not learn are refused).  Raises
+    controller does not learn are refused).  A task ``TASK:train`` plans
+    training runs (see the module docstring); ``fresh``: they start from new
+    weights.  Raises
     :class:`~bench.errors.UnknownName` / :class:`SettingError` /
     :class:`SweepError` for bad input; incompatible combinations are listed in
     :attr:`Plan.refused` instead.
@@ -235,7 +269,11 @@ def plan(plants: str | Iterable[str], controllers: str | Iterable[str], tasks: s
     for n in clist:
         reg.get("controller", n)
     for n in tlist:
-        reg.get("task", n)
+        base, training = training_task(n)
+        reg.get("task", base)
+        if training and train:
+            raise SweepError(f"--train trains a learner before its run of a task; {n} is the training itself "
+                             f"(leave --train out)")
     pairs = _value_lists(sets)
     dts: list[str | None] = list(split_values("dt", dt)) if dt is not None else [None]
     seed_list = list(dict.fromkeys(int(s) for s in seeds))
@@ -251,7 +289,7 @@ def plan(plants: str | Iterable[str], controllers: str | Iterable[str], tasks: s
     jobs: list[Job] = []
     combos = 0
     for triple in triples:
-        these = _jobs(triple, pairs, dts, seed_list, suite, str(workroot), train)
+        these = _jobs(triple, pairs, dts, seed_list, suite, str(workroot), train, fresh)
         jobs += these
         combos += len(these) // len(seed_list)
     if not jobs:

@@ -1,4 +1,12 @@
-"""The work one sweep job does, what it sends back, and the faults an executor reports."""
+"""The work one sweep job does, what it sends back, and the faults an executor reports.
+
+A training job (``TASK:train``) also sends partial results as it trains (its
+curve so far, :func:`bench.session.train_run`): to the ``progress`` callable
+:func:`execute` is given (the coordinator's own process), or to the
+reporter a local worker process installs (:func:`set_reporter`: they go back
+over its pipe).  A Dask worker has none: its training run is stored when it
+ends.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +25,7 @@ from ..limits import env_number
 from ..npzfile import recording
 from ..provenance import add_reads
 from ..runner import run, run_name
-from ..session import build_all, train_first
+from ..session import build_all, train_first, train_run
 from .planning import Job
 
 #: Default of ``BENCH_DASK_CONNECT_S``: seconds to connect to a Dask scheduler and hear it answer.
@@ -56,14 +64,37 @@ class Outcome:
         return self.error is None
 
 
-def execute(job: Job) -> Outcome:
+#: Where this worker process sends a training job's partial results (:func:`set_reporter`); None: nowhere.
+_reporter: Callable[[Any], None] | None = None
+
+
+def set_reporter(reporter: Callable[[Any], None] | None) -> None:
+    """Make ``reporter(result)`` receive the partial results of the training jobs this process runs."""
+    global _reporter
+    _reporter = reporter
+
+
+def execute(job: Job, progress: Callable[[Any], None] | None = None,
+            log: Callable[[str], None] | None = None) -> Outcome:
     """Build and run one job; never raises for a failing run (its error is returned).
 
     Runs inside a worker process (local pool or Dask); writes nothing but the
-    run's own working directory.
+    run's own working directory (a training job: its checkpoints and weights
+    in ``<workroot>/../train``).  A training job hands its partial results to
+    ``progress`` (default: this process's reporter, :func:`set_reporter`) and
+    its learner's lines to ``log``.
     """
     worker = f"{platform.node()}:{os.getpid()}"
     t0 = time.perf_counter()
+    if job.training:
+        try:
+            result = train_run(job.resolve(), job.seed, train_dir=Path(job.workroot).parent / "train", fresh=job.fresh,
+                               progress=progress or _reporter, log=log, suite=job.suite)
+            result.meta["worker"] = worker
+            return Outcome(job, result=result, worker=worker, seconds=time.perf_counter() - t0)
+        except Exception as exc:
+            return Outcome(job, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
+                           worker=worker, seconds=time.perf_counter() - t0)
     workdir = Path(job.workroot) / run_name(job.plant, job.controller, job.task, job.settings_hash, job.seed)
     try:
         resolved = job.resolve()

@@ -102,7 +102,9 @@ def check_learner(learner: Any, plant: Any, task: Any = None, *, seed: int = 0, 
     same seed gives the same curve (timing columns aside); the trained
     learner passes :func:`check_controller`; ``save`` writes a file that
     ``load`` reads into a new learner with the same settings, which then acts
-    exactly as the trained one.
+    exactly as the trained one.  A ``train`` that declares ``progress`` calls
+    it with the curve so far (a DataFrame), the last time with the curve it
+    returns.
 
     With ``shrink`` (default) the learner's and the task's budget settings
     are set to their smallest allowed values for the check
@@ -135,9 +137,12 @@ def check_learner(learner: Any, plant: Any, task: Any = None, *, seed: int = 0, 
             curves, acts = [], []
             for run in ("first", "second"):
                 lines: list[str] = []
+                seen: list[Any] = []
                 if callable(getattr(learner, "bind", None)):
                     learner.bind(plant)
-                curve = learner.train(plant, task, seed=seed, fresh=True, workdir=root / run, log=lines.append)
+                extra = {"progress": seen.append} if "progress" in params else {}
+                curve = learner.train(plant, task, seed=seed, fresh=True, workdir=root / run, log=lines.append,
+                                      **extra)
                 if not isinstance(curve, pd.DataFrame):
                     _fail(who, "train must return the learning curve as a pandas DataFrame, "
                                f"got {type(curve).__name__}")
@@ -145,6 +150,10 @@ def check_learner(learner: Any, plant: Any, task: Any = None, *, seed: int = 0, 
                     _fail(who, "train must return a learning curve with one row per iteration or batch, got none")
                 if not all(isinstance(line, str) for line in lines):
                     _fail(who, "train must call log(line) with strings")
+                if extra and (not seen or not all(isinstance(c, pd.DataFrame) for c in seen)
+                              or _same_curve(seen[-1], curve)):
+                    _fail(who, "train(progress=...) must call progress(curve so far) with DataFrames after each "
+                               "iteration or batch, the last with the curve it returns")
                 curves.append(curve)
                 acts.append(_rollout(who, learner, plant, n, seed, steps))
             why = _same_curve(*curves)

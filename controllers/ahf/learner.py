@@ -8,7 +8,10 @@ numbers are joint torques (N·m), and the arm itself as the last layer
 ``hessianfree`` package on the reach task's targets (joint angles by the arm's
 inverse kinematics, zero target velocity) to put the arm on the target at the
 end of the reach (``duration / dt`` steps, 40 at the default dt = 0.01 s);
-see :mod:`bench.controllers.ahf.training` for the regimes and checkpoints.
+see :mod:`bench.controllers.ahf.training` for the regimes and checkpoints.  The
+loss is the reference's final-state cost unless the ``*_cost`` settings weigh
+the final velocity against the distance or add a path cost, on the joint state
+or on the hand (``cost_space``): :mod:`bench.controllers.ahf.losses`.
 
 ``python run.py arm2_python ahf reach --dt=1e-2 --set ahf.weights=rnn_weights-trial13405-err0.00005.npz``
 acts with studywolf/control's original trained network (its format is
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from bench.api import Learner
+from bench.api import Learner, Metric
 from bench.capabilities import Dynamics, Jacobians, Kinematics
 from bench.errors import CheckpointError, Incompatible, InvalidArgument
 from bench.settings import as_dict, setting
@@ -70,6 +73,16 @@ class AHFSettings:
     step_cost: float = setting(0.0, "weight of a joint-distance cost at every step (0: final state only)", ge=0,
                                train_only=True)
     effort_cost: float = setting(0.0, "SparseL2 weight on the output layer (torques)", ge=0, train_only=True)
+    final_velocity_cost: float = setting(1.0, "weight of the final joint velocities against the final angles "
+                                              "(1: the plain final-state cost; see ahf/losses.py)", unit="s²", ge=0,
+                                         train_only=True)
+    final_actuator_cost: float = setting(1.0, "weight of the final actuator torques (arms with an actuator state)",
+                                         unit="rad²/(N·m)²", ge=0, train_only=True)
+    step_velocity_cost: float = setting(0.0, "weight of the joint speed² at every step (a path cost; 0: none)",
+                                        unit="s²", ge=0, train_only=True)
+    cost_space: Literal["joint", "hand"] = setting(
+        "joint", "the costs on joint angles and velocities (rad, rad/s) or on the hand's position and velocity "
+                 "(m, m/s; exact Gauss-Newton through the kinematics); see ahf/losses.py", train_only=True)
     input_scale: float = setting(0.2, "network inputs are (state - start state) / input_scale", unit="rad", gt=0,
                                  train_only=True)
     init_coeff: float = setting(0.1, "scale of the sparse random initial weights", gt=0, le=100, train_only=True)
@@ -78,6 +91,9 @@ class AHFSettings:
     guard: float = setting(2 * math.pi, "state squashing threshold during training", unit="rad", gt=0, train_only=True)
     dtype: Literal["float64", "float32"] = setting("float64", "float type of the network and plant layer",
                                                    train_only=True)
+    curriculum: int = setting(0, "updates over which the reach radius grows: a quarter, a half, three quarters "
+                                 "(C/3 updates each), then whole (0: whole from the start)", ge=0, le=1_000_000,
+                              train_only=True)
     return_phase: bool = setting(False, "train to reach and then return to the start (2 × duration; "
                                         "errors at both ends count)", train_only=True)
     weights: str | None = setting(None, "an .npz weights file to act with (default: the shipped weights); "
@@ -117,10 +133,38 @@ def _is_arm(plant: Any) -> bool:
     return isinstance(plant, Kinematics) and isinstance(plant, Dynamics) and isinstance(plant, Jacobians)
 
 
+#: What a training run of ``ahf`` reports (:meth:`AHF.training_metrics`), from its curve of closed-loop final
+#: hand distances on the training targets.
+TRAINING_METRICS = {
+    "train_s_to_1cm": Metric("s", "lower", "training wall time until the mean final distance first fell below "
+                                          "1 cm (NaN: never)"),
+    "iterations_to_1cm": Metric("iterations", "lower", "HF iterations until the mean final distance first fell "
+                                                       "below 1 cm (NaN: never)"),
+    "train_s_to_threshold_all": Metric("s", "lower", "training wall time until every target's final distance was "
+                                                     "within the task's threshold: distance_max < threshold (the "
+                                                     "reach tolerance, 0.01 m on arm2; NaN: never)"),
+    "iterations_to_threshold_all": Metric("iterations", "lower", "HF iterations until distance_max < the task's "
+                                                                 "threshold (NaN: never)"),
+    "best_distance_mean": Metric("m", "lower", "lowest mean final distance of the curve (the weights saved)"),
+}
+
+
+def first_under(curve: Any, column: str, threshold: float) -> tuple[float, float]:
+    """``(wall_s, iteration)`` of the curve's first row whose ``column`` is below ``threshold`` (NaN, NaN: none)."""
+    below = np.flatnonzero(np.asarray(curve[column], dtype=float) < threshold)
+    if below.size == 0:
+        return math.nan, math.nan
+    i = int(below[0])
+    return float(curve["wall_s"].iloc[i]), float(curve["iteration"].iloc[i])
+
+
 class AHF(Learner):
     """Hessian-free trained recurrent reaching controller (see the module docstring)."""
 
     Settings = AHFSettings
+    RESUMES = True  # Trainer.resume: the latest checkpoint holds the weights, HF's state and the curve so far
+    TRAINING_METRICS = TRAINING_METRICS
+    TRAINING_HEADLINE = ("train_s_to_1cm", "iterations_to_1cm", "train_s_to_threshold_all", "best_distance_mean")
 
     def __init__(self, settings: AHFSettings | None = None) -> None:
         super().__init__(settings)
@@ -258,8 +302,9 @@ class AHF(Learner):
         target = np.asarray(target, dtype=float)
         c = self._ik_cache
         if c is None or c[0].shape != target.shape or not np.array_equal(c[0], target):
-            q = self.plant.inverse_kinematics(target)
-            c = self._ik_cache = (target.copy(), np.concatenate([q, np.zeros_like(q)], axis=1))
+            q = self.plant.inverse_kinematics(target)  # at rest: zero velocity (and actuator torque)
+            rest = np.zeros((len(q), int(self.plant.state_size) - q.shape[1]))
+            c = self._ik_cache = (target.copy(), np.concatenate([q, rest], axis=1))
         return c[1]
 
     def act(self, observation: np.ndarray, target: np.ndarray | None) -> np.ndarray:
@@ -284,8 +329,30 @@ class AHF(Learner):
         return self._held.copy()
 
     # -- training -------------------------------------------------------------------------
+    def training_metrics(self, curve: pd.DataFrame, task: Any) -> dict[str, float]:
+        """:data:`TRAINING_METRICS` of a training curve; the threshold for every target is the reach task's
+        ``tolerance``, by default the arm's (:func:`bench.plants.geometry.task_geometry`).  Rows of a
+        curriculum (phase ``curriculum``: a smaller radius) do not count."""
+        from bench.plants.geometry import task_geometry
+
+        threshold = getattr(getattr(task, "settings", None), "tolerance", None)
+        if threshold is None:
+            threshold = task_geometry(self.plant).threshold if self.plant is not None else 0.01
+        if "phase" in curve:  # a curriculum's rows measure a smaller reach radius: never the task's
+            curve = curve[curve["phase"].astype(str) != "curriculum"]
+        if not len(curve):
+            nan = float("nan")
+            return dict.fromkeys(("train_s_to_1cm", "iterations_to_1cm", "train_s_to_threshold_all",
+                                  "iterations_to_threshold_all", "best_distance_mean"), nan)
+        t1, i1 = first_under(curve, "distance_mean", 0.01)
+        ta, ia = first_under(curve, "distance_max", float(threshold))
+        return {"train_s_to_1cm": t1, "iterations_to_1cm": i1, "train_s_to_threshold_all": ta,
+                "iterations_to_threshold_all": ia,
+                "best_distance_mean": float(np.nanmin(np.asarray(curve["distance_mean"], dtype=float)))}
+
     def train(self, plant: Any, task: Any, *, seed: int, fresh: bool = False,
-              workdir: str | Path | None = None, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+              workdir: str | Path | None = None, log: Callable[[str], None] | None = None,
+              progress: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
         """Train on ``plant`` for ``task``'s targets; returns the error curve (DataFrame).
 
         All randomness (initial weights, training order) derives from
@@ -293,10 +360,12 @@ class AHF(Learner):
         resumes from the latest checkpoint of the same plant, settings and
         seed unless ``fresh``.  The budget is ``iterations`` (and
         ``max_seconds``, ``goal``) of this learner's settings.  ``log(line)``
-        gets the progress lines (nothing if None).  Columns: iteration,
+        gets the progress lines (nothing if None); ``progress(curve)`` the curve so far after every
+        iteration (a resumed training's from iteration 0).  Columns: iteration,
         wall_s, error (HF loss, closed loop), distance_mean / distance_max
         (final hand distance, m), damping, phase.
         """
+        from .gauss_newton import one_blas_thread
         from .training import Trainer, first_below, make_problem
 
         self._check_arm(plant)
@@ -310,7 +379,8 @@ class AHF(Learner):
                 f"each torque for {period} steps")
         problem = make_problem(model, task, self.settings)
         trainer = Trainer(model, problem, self.settings, seed, workdir=Path(workdir) if workdir else None, log=log)
-        curve = trainer.run(fresh=fresh)
+        with one_blas_thread():
+            curve = trainer.run(fresh=fresh, progress=progress)
         best = trainer.best_weights()
         if best is not None:
             w, meta = best

@@ -37,8 +37,10 @@ from . import checkpoints as ckpt
 
 #: Settings that do not change what is trained (resume across a change of them).
 NOT_IDENTITY = frozenset({"iterations", "goal", "max_seconds", "weights"})
+#: Settings added after weights shipped: in the identity only away from their default (earlier keys stay valid).
+LATER = frozenset({"final_velocity_cost", "final_actuator_cost", "step_velocity_cost", "curriculum", "cost_space"})
 HISTORY = ("iteration", "wall_s", "cpu_s", "error", "distance_mean", "distance_max", "damping", "phase")
-PHASES = ("rollout", "fixed")
+PHASES = ("rollout", "fixed", "curriculum")
 
 
 @dataclasses.dataclass
@@ -61,14 +63,19 @@ class Problem:
 
     @property
     def target_state(self) -> np.ndarray:
-        """``(n, S)`` or, with a return phase, ``(n, T, S)`` joint-space targets."""
-        out = np.concatenate([self.q_target, np.zeros_like(self.q_target)], axis=1)
+        """``(n, S)`` or, with a return phase, ``(n, T, S)`` joint-space targets: the angles at rest
+        (zero velocity, and zero actuator torque on an arm whose state holds one, e.g. Todorov's)."""
+        out = self.rest(self.q_target)
         if self.q_home is None:
             return out
-        home = np.concatenate([self.q_home, np.zeros_like(self.q_home)], axis=1)
+        home = self.rest(self.q_home)
         per_step = np.repeat(out[:, None, :], self.steps, axis=1)
         per_step[:, self.reach_steps:] = home[:, None, :]
         return per_step
+
+    def rest(self, q: np.ndarray) -> np.ndarray:
+        """``(n, S)``: joint angles ``q`` (n, J) followed by zeros for the rest of the arm's state."""
+        return np.concatenate([q, np.zeros((len(q), int(self.arm.state_size) - q.shape[1]))], axis=1)
 
     @property
     def cost_steps(self) -> tuple[int, ...]:
@@ -96,7 +103,9 @@ def make_problem(arm: Any, task: Any, settings: Any) -> Problem:
 
 def identity(arm: Any, problem: Problem, settings: Any, seed: int) -> dict[str, Any]:
     """What makes two training runs the same run (resume only across equal ones)."""
-    ctrl = {k: v for k, v in as_dict(settings).items() if k not in NOT_IDENTITY}
+    default = {f.name: f.default for f in dataclasses.fields(settings)}
+    ctrl = {k: v for k, v in as_dict(settings).items()
+            if k not in NOT_IDENTITY and not (k in LATER and v == default[k])}
     return {"plant": arm.name, "plant_settings": as_dict(arm.settings), "controller": ctrl,
             "seed": int(seed), "steps": problem.steps, "radius": problem.radius}
 
@@ -109,19 +118,20 @@ class Trainer:
         import hessianfree as hf
 
         from .arm_layer import ArmPlantLayer
-        from .net import build_network, make_losses
+        from .net import build_network
 
         s = self.settings = settings
         self.arm, self.problem, self.seed, self.log = arm, problem, int(seed), log
+        self.full_problem = problem  # what is trained for; self.problem is smaller during a curriculum
         self.dtype = np.dtype(s.dtype)
         self.center = np.asarray(arm.start_state, dtype=float)
         self.scale = np.full(arm.state_size, float(s.input_scale))
         self.layer = ArmPlantLayer(arm, problem.target_state, arm.start_state, problem.steps, dtype=self.dtype,
                                    guard=s.guard, input_center=self.center, input_scale=self.scale,
-                                   cost_steps=problem.cost_steps)
+                                   cost_steps=problem.cost_steps, output=s.cost_space)
         self.net = build_network(arm.state_size, s.hidden, plant_layer=self.layer, dtype=self.dtype, seed=self.seed,
                                  init_coeff=s.init_coeff, output_gain=s.output_gain,
-                                 losses=make_losses(problem.q_target, s.step_cost, s.effort_cost))
+                                 losses=self._losses(problem))
         self.opt = hf.opt.HessianFree(CG_iter=s.cg_iter, init_damping=s.init_damping, plotting=False)
         self.net.optimizer = self.opt
         self.ident = identity(arm, problem, s, seed)
@@ -136,6 +146,43 @@ class Trainer:
         self._fixed: tuple[np.ndarray, np.ndarray] | None = None
         self._block_left = 0
 
+    def _losses(self, problem: Problem) -> Any:
+        from .losses import make_losses
+
+        s = self.settings
+        reference = problem.targets_xy if s.cost_space == "hand" else problem.q_target
+        return make_losses(reference, s.step_cost, s.effort_cost, final_velocity_cost=s.final_velocity_cost,
+                           final_actuator_cost=s.final_actuator_cost, step_velocity_cost=s.step_velocity_cost)
+
+    # -- curriculum ---------------------------------------------------------------
+    def radius_fraction(self, iteration: int) -> float:
+        """The fraction of the reach radius trained on at ``iteration`` (1-based update number):
+        with ``curriculum = C > 0``, a quarter, a half, then three quarters, each for ``C / 3`` updates,
+        then the whole radius; 1 without a curriculum."""
+        c = self.settings.curriculum
+        if c <= 0 or iteration > c:
+            return 1.0
+        return 0.25 * (1 + min(2, 3 * (iteration - 1) // c))
+
+    def _use_radius(self, fraction: float) -> None:
+        """Train on the targets ``fraction`` of the way from the start hand to the full problem's targets."""
+        if fraction == getattr(self, "fraction", 1.0):
+            return
+        self.fraction = fraction
+        full = self.full_problem
+        if fraction >= 1.0:
+            problem = full
+        else:
+            start = self.arm.hand(np.asarray(self.arm.start_q, dtype=float)[None, :])[0]
+            xy = start + fraction * (full.targets_xy - start)
+            problem = dataclasses.replace(full, targets_xy=xy, q_target=self.arm.inverse_kinematics(xy),
+                                          radius=None if full.radius is None else full.radius * fraction)
+        self.problem = problem
+        self.layer.retarget(problem.target_state, problem.cost_steps)
+        self.net.loss = self._losses(problem)
+        self._fixed, self._block_left = None, 0  # a new rollout for the new targets
+        self.log(f"curriculum: training on {fraction:.0%} of the reach radius")
+
     # -- evaluation -------------------------------------------------------------
     def evaluate(self, W: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Closed-loop ``(loss, final hand distances in m)`` of weights ``W``:
@@ -145,7 +192,7 @@ class Trainer:
         err = float(self.net.loss.batch_loss(acts, self.layer.targets))
         p = self.problem
         ends = [(p.reach_steps - 1, p.targets_xy)] + ([(p.steps - 1, p.home_xy)] if p.q_home is not None else [])
-        dist = [np.linalg.norm(self.arm.hand(acts[-1][:, k, : self.arm.n_joints].astype(float)) - xy, axis=1)
+        dist = [np.linalg.norm(self.layer.hand_of(acts[-1][:, k]) - xy, axis=1)
                 for k, xy in ends]
         return err, np.concatenate(dist)
 
@@ -184,7 +231,7 @@ class Trainer:
         arrays = self.arrays()
         ckpt.write_weights(self.stem("latest"), arrays, self.meta("latest", err, dist))
         d = float(dist.mean())
-        if self.best is None or d < self.best[0]:
+        if self.problem is self.full_problem and (self.best is None or d < self.best[0]):
             self.best = (d, self.iteration)
             ckpt.write_weights(self.stem("best"), arrays, self.meta("best", err, dist))
 
@@ -233,7 +280,8 @@ class Trainer:
         self._block_left -= 1
 
     def step(self) -> tuple[float, np.ndarray]:
-        """One HF update and its closed-loop evaluation."""
+        """One HF update and its closed-loop evaluation (on the curriculum's targets of this update)."""
+        self._use_radius(self.radius_fraction(self.iteration + 1))
         self._cache()
         update = self.opt.compute_update(False)
         update[self.net.fixed] = 0
@@ -244,8 +292,9 @@ class Trainer:
         return self.evaluate()
 
     def record(self, err: float, dist: np.ndarray) -> None:
+        phase = self.phase if self.problem is self.full_problem else "curriculum"  # distances of a smaller radius
         row = (self.iteration, self.wall, self.cpu, err, float(dist.mean()), float(dist.max()), float(self.opt.damping),
-               self.phase)
+               phase)
         for k, v in zip(HISTORY, row):
             self.history[k].append(v)
 
@@ -266,8 +315,12 @@ class Trainer:
             self.log(f"iteration {self.iteration}: plateau (block improved the best by {gain * 100:.1f}% < "
                      f"{self.settings.plateau * 100:.1f}%): switching to a rollout every iteration")
 
-    def run(self, fresh: bool = False) -> Any:
-        """Train until ``iterations``, ``goal`` or ``max_seconds``; returns the curve (DataFrame)."""
+    def run(self, fresh: bool = False, progress: Callable[[Any], None] | None = None) -> Any:
+        """Train until ``iterations``, ``goal`` or ``max_seconds``; returns the curve (DataFrame).
+
+        ``progress(curve)`` gets the curve so far (from iteration 0, a resumed one's included) after the
+        first evaluation and after every iteration, once its checkpoint is written.
+        """
         import pandas as pd
 
         s = self.settings
@@ -277,12 +330,16 @@ class Trainer:
             err, dist = self.evaluate()
             self.record(err, dist)
             self.save(err, dist)
+        if progress is not None:
+            progress(pd.DataFrame(self.history))
         self.log(f"ahf on {self.arm.name}: {len(self.problem.targets_xy)} targets, {self.problem.steps} steps "
                  f"of {self.arm.dt} s, hidden {s.hidden}, regime {s.regime}, CG up to {s.cg_iter}")
         started, cpu_started = time.perf_counter(), time.process_time()
         wall0, cpu0 = self.wall, self.cpu
         while self.iteration < s.iterations:
-            if s.goal > 0 and self.history["distance_mean"] and self.history["distance_mean"][-1] < s.goal \
+            if s.goal > 0 and self.history["phase"] and self.history["phase"][-1] != "curriculum" \
+                    and (s.curriculum == 0 or self.iteration > s.curriculum) and self.history["distance_mean"] \
+                    and self.history["distance_mean"][-1] < s.goal \
                     and self.history["distance_max"][-1] < 2 * s.goal:
                 self.log(f"goal reached: mean final distance < {s.goal * 100:g} cm, every target < "
                          f"{2 * s.goal * 100:g} cm")
@@ -307,6 +364,8 @@ class Trainer:
             self.cpu = cpu0 + time.process_time() - cpu_started
             self.record(err, dist)
             self.save(err, dist)
+            if progress is not None:
+                progress(pd.DataFrame(self.history))
             self.log(f"iteration {self.iteration:4d}  error {err:.5f}  final distance mean "
                      f"{dist.mean() * 100:6.2f} cm  max {dist.max() * 100:6.2f} cm  damping {self.opt.damping:.3g}  "
                      f"{self.phase:7s}  {self.wall:7.1f} s")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from bench.api import Learner
+from bench.api import Learner, Metric
 from bench.errors import CheckpointError, Incompatible, InvalidArgument
 from bench.npzfile import read_npz, write_npz
 from bench.settings import setting
@@ -43,7 +43,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CHECKPOINT_FORMAT = "ctrlbench-softmax-policy-v1"
-CURVE_COLUMNS = ("batch", "max_reward", "mean_reward", "episodes", "steps", "rollout_ms", "update_ms", "skipped")
+CURVE_COLUMNS = ("batch", "max_reward", "mean_reward", "episodes", "steps", "rollout_ms", "update_ms", "skipped",
+                 "wall_s")
+#: What a training run of pg or npg reports (:meth:`PolicyGradientLearner.training_metrics`), read on its
+#: curve with the task's ``solved_reward``, ``solved_window`` and ``max_steps`` (balance: 195, 10, 200).
+TRAINING_METRICS = {
+    "batches_to_solved": Metric("batches", "lower", "first batch at which the mean reward over the last "
+                                                    "solved_window batches >= solved_reward (NaN: never)"),
+    "train_s_to_solved": Metric("s", "lower", "training wall time until that batch (NaN: never)"),
+    "batches_to_cap": Metric("batches", "lower", "first batch whose longest episode reached the cap (NaN: never)"),
+    "train_s_to_cap": Metric("s", "lower", "training wall time until that batch (NaN: never)"),
+    "final_mean_reward": Metric("steps", "higher", "mean episode reward over the last solved_window batches"),
+}
 
 
 @dataclass
@@ -186,10 +197,15 @@ class PolicyGradientLearner(Learner, abc.ABC):
     Subclasses implement :meth:`_build_policy_update` and
     :meth:`_policy_update`.  ``train`` returns the per-batch curve as a
     DataFrame with columns :data:`CURVE_COLUMNS`; ``skipped`` marks batches
-    whose policy update was not finite and was therefore not applied.
+    whose policy update was not finite and was therefore not applied;
+    ``wall_s`` is the training's wall time at the end of each batch.  It does
+    not resume a stopped training (its optimizer and random state are not
+    checkpointed): a stopped training run starts over, with the same seed.
     """
 
     Settings = PolicyLearnerSettings
+    TRAINING_METRICS = TRAINING_METRICS
+    TRAINING_HEADLINE = ("train_s_to_solved", "batches_to_solved", "train_s_to_cap", "final_mean_reward")
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
@@ -294,8 +310,29 @@ class PolicyGradientLearner(Learner, abc.ABC):
         return self.params
 
     # -- training ---------------------------------------------------------------
+    def training_metrics(self, curve: pd.DataFrame, task: Any) -> dict[str, float]:
+        """:data:`TRAINING_METRICS` of a curve, with the task's ``solved_reward`` (195), ``solved_window`` (10)
+        and ``max_steps`` (200)."""
+        ts = getattr(task, "settings", None)
+        solved, window = float(getattr(ts, "solved_reward", 195.0)), int(getattr(ts, "solved_window", 10))
+        cap = float(getattr(ts, "max_steps", 200))
+        batches = curve["batch"].to_numpy(dtype=float)
+        wall = curve["wall_s"].to_numpy(dtype=float) if "wall_s" in curve else np.full(len(curve), np.nan)
+        mean_r = curve["mean_reward"].to_numpy(dtype=float)
+
+        def first(hits: np.ndarray, offset: int = 0) -> tuple[float, float]:
+            i = np.flatnonzero(hits)
+            return (float(batches[i[0] + offset]), float(wall[i[0] + offset])) if i.size else (np.nan, np.nan)
+
+        rolling = np.convolve(mean_r, np.ones(window) / window, mode="valid") if len(mean_r) >= window else []
+        b_solved, t_solved = first(np.asarray(rolling) >= solved, window - 1)
+        b_cap, t_cap = first(curve["max_reward"].to_numpy(dtype=float) >= cap)
+        return {"batches_to_solved": b_solved, "train_s_to_solved": t_solved, "batches_to_cap": b_cap,
+                "train_s_to_cap": t_cap, "final_mean_reward": float(mean_r[-window:].mean())}
+
     def train(self, plant: Any, task: Any, *, seed: int, fresh: bool = False,
-              workdir: str | Path | None = None, log: Callable[[str], None] | None = None) -> pd.DataFrame:
+              workdir: str | Path | None = None, log: Callable[[str], None] | None = None,
+              progress: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
         """Train for the task's ``batches`` batches of episodes capped at its ``max_steps`` steps.
 
         ``batches`` and ``max_steps`` are the settings of those names of
@@ -305,7 +342,8 @@ class PolicyGradientLearner(Learner, abc.ABC):
         continues from the checkpoint in ``workdir`` if there is one, else
         from the current (e.g. loaded) weights.  With ``workdir`` the final
         weights are saved there (``<name>-<plant>.npz``).  ``log(line)`` gets
-        about ten progress lines.
+        about ten progress lines; ``progress(curve)`` the curve so far after
+        every batch.
 
         Returns the per-batch curve (DataFrame, :data:`CURVE_COLUMNS`).
         """
@@ -330,10 +368,14 @@ class PolicyGradientLearner(Learner, abc.ABC):
             self.initialize(rng)
         rows = []
         every = max(1, batches // 10)
+        started = time.perf_counter()
         for b in range(1, batches + 1):
             row = self.train_batch(rng, max_steps)
             row["batch"] = b
+            row["wall_s"] = time.perf_counter() - started
             rows.append(row)
+            if progress is not None:
+                progress(pd.DataFrame(rows, columns=list(CURVE_COLUMNS)))
             if log is not None and (b % every == 0 or b == batches):
                 log(f"batch {b}/{batches}: max reward {row['max_reward']:.0f}, mean {row['mean_reward']:.1f}, "
                     f"{row['rollout_ms'] + row['update_ms']:.1f} ms")
@@ -363,7 +405,8 @@ class PolicyGradientLearner(Learner, abc.ABC):
         self._expected_length = float(lengths.mean())
         return {"batch": 0, "max_reward": float(lengths.max()), "mean_reward": float(lengths.mean()),
                 "episodes": int(lengths.size), "steps": int(lengths.sum()),
-                "rollout_ms": (t1 - t0) * 1e3, "update_ms": (t2 - t1) * 1e3, "skipped": not applied}
+                "rollout_ms": (t1 - t0) * 1e3, "update_ms": (t2 - t1) * 1e3, "skipped": not applied,
+                "wall_s": np.nan}
 
     def update(self, episodes: Episodes) -> bool:
         """Value step and policy step on one batch; False when the policy step was not finite.

@@ -15,19 +15,28 @@ weights and from the shipped arm2 checkpoint's):
 
 * ``batched-analytic``: the default ``ahf`` path - the whole batch through
   ``arm2.step`` and the exact ``arm2.jacobians`` in one call per time step,
-  float64, cached arrays stored time-major, ``J_dot`` by ``matmul``.
+  float64, cached arrays stored time-major, Gauss-Newton products and
+  gradients layer by layer over the sequence (``bench.controllers.ahf.gauss_newton``).
 * ``batched-analytic-f32``: the same in float32 (the plant layer casts).
-* ``hf-plain``: batched analytic plant but hessianfree's own memory layout
+* ``hf-plain``: batched analytic plant but hessianfree's own ``calc_G`` and
+  ``calc_grad`` (a loop over steps, layers and connections), memory layout
   and ``einsum`` ``J_dot`` (what the GN products cost without our changes).
-* ``per-trial-fd``: the reference's method in our code base - the arm
-  simulated trial by trial and its Jacobians by central finite differences,
-  one trial and one perturbed copy at a time (:class:`PerTrialFiniteDifferenceArm`).
+* ``per-trial-fd``: the reference's method in our code base - hessianfree's
+  ``RNNet`` as it is (as ``hf-plain``), the arm simulated trial by trial and
+  its Jacobians by central finite differences, one trial and one perturbed
+  copy at a time (:class:`PerTrialFiniteDifferenceArm`).
+
+Every variant runs with one BLAS thread, as ``ahf`` trains (``one_blas_thread``).
 
 Every variant checks its update: finite, non-zero, lowering the training
 error, and within :data:`TOLERANCE` of the float64 batched update from the
-same weights (the same numbers for ``hf-plain``, the same up to the finite
-differences' and float32's round-off, amplified by up to 96 CG iterations,
-for the others).
+same weights (the same numbers up to round-off for ``hf-plain``, up to the
+finite differences' and float32's round-off for the others, amplified by up
+to 96 CG iterations: from trained weights, where HF's damping is about 3e-6,
+a relative 1e-16 perturbation of each of hessianfree's own Gauss-Newton
+products moves its update by 2%, with the same error after it; hence the
+looser ``trained`` tolerances.  ``tests/test_ahf_gauss_newton.py`` checks the
+products themselves to 1e-12).
 
 :func:`test_epoch_profile` runs one epoch of the default path with timers
 around the plant, the Gauss-Newton products, the gradient and the forward
@@ -37,8 +46,8 @@ their updates and times them alternately.  Under ``make test``
 instead of 64 (:data:`SMOKE_TARGETS`), and prints nothing; with
 ``--benchmark-enable`` the profile and each variant's time, plant share and
 speed-up over ``per-trial-fd`` go to the end-of-run section, and the issue's
-target is checked: the plant below 5% of the batched epoch from trained
-weights.
+targets are checked: the plant below 5% of the batched epoch from trained
+weights, and that epoch at least 5x faster than ``per-trial-fd``.
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ import pytest
 
 import bench
 from bench.controllers.ahf.arm_layer import ArmPlantLayer
+from bench.controllers.ahf.gauss_newton import one_blas_thread
 from bench.controllers.ahf.net import MaskedRNNet, build_network, make_losses
 from bench.controllers.ahf.training import make_problem
 
@@ -59,11 +69,13 @@ VARIANTS = ["batched-analytic", "batched-analytic-f32", "hf-plain", "per-trial-f
 TARGETS, SMOKE_TARGETS = 64, 8
 #: (variant, start) -> largest relative (L2) difference of its update from the float64 batched one
 TOLERANCE = {("batched-analytic", "initial"): 1e-9, ("batched-analytic", "trained"): 1e-9,
-             ("hf-plain", "initial"): 1e-9, ("hf-plain", "trained"): 1e-9,
+             ("hf-plain", "initial"): 1e-9, ("hf-plain", "trained"): 0.05,
              ("per-trial-fd", "initial"): 1e-6, ("per-trial-fd", "trained"): 0.1,
              ("batched-analytic-f32", "initial"): 1e-4, ("batched-analytic-f32", "trained"): 0.5}
 #: the issue's target: the plant's share of one batched epoch from trained weights
 PLANT_SHARE_TARGET = 0.05
+#: the issue's target: a batched epoch from trained weights against the reference's (per-trial-fd)
+SPEEDUP_TARGET = 5.0
 
 
 class PerTrialFiniteDifferenceArm:
@@ -103,10 +115,22 @@ class PerTrialFiniteDifferenceArm:
 
 
 class PlainRNNet(MaskedRNNet):
-    """MaskedRNNet with hessianfree's own memory layout and ``einsum`` ``J_dot``."""
+    """hessianfree's own ``RNNet`` products (``calc_G``, ``calc_grad``: a loop over steps, layers and
+    connections), memory layout and ``einsum`` ``J_dot``; only the fixed entries are zeroed, as in
+    :class:`MaskedRNNet`."""
 
     J_dot = staticmethod(hf.RNNet.J_dot)
     cache_minibatch = hf.RNNet.cache_minibatch
+
+    def calc_grad(self) -> np.ndarray:
+        grad = hf.RNNet.calc_grad(self)
+        grad[self.fixed] = 0
+        return grad
+
+    def calc_G(self, v, damping=0, out=None):
+        gv = hf.RNNet.calc_G(self, v, damping=damping, out=out)
+        gv[self.fixed] = 0
+        return gv
 
 
 def shipped_state():
@@ -134,7 +158,7 @@ def reference_setup(variant: str, start: str = "initial", targets: int = TARGETS
                           input_center=arm.start_state, input_scale=settings.input_scale)
     net = build_network(4, 32, plant_layer=layer, dtype=dtype, seed=0, init_coeff=settings.init_coeff,
                         losses=make_losses(problem.q_target))
-    if variant == "hf-plain":
+    if variant in ("hf-plain", "per-trial-fd"):  # the reference: hessianfree's RNNet as it is
         net.__class__ = PlainRNNet
     opt = hf.opt.HessianFree(CG_iter=96, init_damping=100.0, plotting=False)
     net.optimizer = opt
@@ -169,9 +193,10 @@ class Epoch:
 
     def run(self) -> tuple[np.ndarray, float]:
         """The update and the plant's share of the epoch's time."""
-        t0 = time.perf_counter()
-        update = one_epoch(self.net, self.layer, self.opt)
-        return update, self.layer.plant_seconds / (time.perf_counter() - t0)
+        with one_blas_thread():  # as ahf trains (every variant alike)
+            t0 = time.perf_counter()
+            update = one_epoch(self.net, self.layer, self.opt)
+            return update, self.layer.plant_seconds / (time.perf_counter() - t0)
 
     def check(self, update: np.ndarray, reference: np.ndarray) -> None:
         """``update`` (this epoch's, from ``w0``) is finite, lowers the error and is close to ``reference``."""
@@ -234,9 +259,10 @@ def test_epoch_profile(speed, reference_update, start):
     net.calc_G = timed("calc_G", net.calc_G)
     net.calc_grad = timed("calc_grad", net.calc_grad)
     net.forward = timed("forward", net.forward)
-    t0 = time.perf_counter()
-    update = one_epoch(net, layer, epoch.opt)
-    total = time.perf_counter() - t0
+    with one_blas_thread():  # as ahf trains, and as the reference update was computed
+        t0 = time.perf_counter()
+        update = one_epoch(net, layer, epoch.opt)
+        total = time.perf_counter() - t0
     plant = layer.plant_seconds
     rest = total - spent["calc_G"] - spent["calc_grad"] - spent["forward"]
     speed.note(f"one HF epoch ({start} weights, {targets} targets) {total * 1e3:.0f} ms:",
@@ -265,6 +291,10 @@ def test_speed_ratios(speed, reference_update, start):
                  + (f", {base / t:.1f}x faster than per-trial-fd" if v != "per-trial-fd" else "")
                  for v, t in times.items()))
     if speed.enabled and start == "trained":
+        ratio = base / times["batched-analytic"]
+        speed.note(f"batched epoch from trained weights {ratio:.1f}x faster than the reference's "
+                   f"(target >= {SPEEDUP_TARGET:g}x)")
+        assert ratio >= SPEEDUP_TARGET, f"a trained epoch is only {ratio:.1f}x faster than per-trial-fd"
         share = out["batched-analytic"][1]
         speed.note(f"plant share of a batched epoch from trained weights: {share:.1%} "
                    f"(target < {PLANT_SHARE_TARGET:.0%})")
