@@ -15,7 +15,9 @@ import contextlib
 import contextvars
 import math
 import os
+import signal
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -49,38 +51,50 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``.
 
     Readers see the old file or the whole new one, never a part; the file is
-    world-readable (0644) like any other written file.
+    world-readable (0644) like any other written file.  SIGINT and SIGTERM wait
+    until the file is in place (:func:`uninterrupted`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
+        with uninterrupted():  # a Ctrl-C waits for the whole file, then stops what wrote it
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+    except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        if not isinstance(exc, KeyboardInterrupt) and _interrupted(exc):  # a Ctrl-C inside the writer can
-            # surface as the error its clean-up raised: it stays a Ctrl-C
-            raise KeyboardInterrupt from exc
         raise
     return path
 
 
-def _interrupted(exc: BaseException) -> bool:
-    """Whether ``exc`` is, or was raised while handling, a KeyboardInterrupt (e.g. ``zipfile``'s
-    "Can't close the ZIP file while there is an open writing handle" after a Ctrl-C mid-write)."""
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        seen.add(id(e))
-        e = e.__context__
-    return False
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back until the block ends, then deliver them (once each) to the handlers that
+    were in place: for work an interrupt must not split (a file written, a run stored).
+
+    Python runs signal handlers in the main thread whichever thread the signal reached, so the handlers are
+    swapped for ones that note the signal; outside the main thread (where handlers cannot be set) the block
+    runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not None:  # None: a handler not set from Python, left alone
+            held[sig] = signal.signal(sig, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

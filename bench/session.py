@@ -24,10 +24,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shlex
-import signal
-import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,6 +34,7 @@ from . import settings as _settings
 from .api import train_learner
 from .errors import Incompatible, SettingError, StoreError, UsageError
 from .guards import check_task
+from .npzfile import uninterrupted
 from .plugins import registry
 from .registry import Spec, check_compatible
 from .store import DEFAULT_DB
@@ -434,19 +433,6 @@ def learners() -> list[Spec]:
 
 
 # -- running -------------------------------------------------------------------
-@contextlib.contextmanager
-def _uninterrupted() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (delivered when the block ends) in the main thread, where possible."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 def run_one(resolved: Resolved, seed: int, store: Any, db: Path, *, suite: str | None = None,
             sink: list[Any] | None = None) -> Any:
     """Build, run and store one seed of ``resolved``; returns the stored :class:`~bench.api.Result`.
@@ -486,7 +472,7 @@ def run_one(resolved: Resolved, seed: int, store: Any, db: Path, *, suite: str |
             add_reads(result.meta.setdefault("provenance", {}), reads)
             if claim.previous is not None:
                 result.meta["replaced"] = claim.run_id
-            with _uninterrupted():
+            with uninterrupted():
                 claims.complete(claim, result)
                 if sink is not None:
                     sink.append(result)

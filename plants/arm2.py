@@ -47,7 +47,7 @@ import numpy as np
 from bench.settings import setting
 
 from .geometry import TWO_LINK
-from .planar import PlanarArm
+from .planar import TwoLinkArm
 from .validation import diagnose
 
 
@@ -60,7 +60,7 @@ class Arm2Settings:
     m2: float = setting(1.32, "forearm mass", unit="kg", gt=0)
 
 
-class Arm2(PlanarArm):
+class Arm2(TwoLinkArm):
     """Batched two-link arm; see the module docstring for the equations.
 
     dt : float, seconds
@@ -69,7 +69,6 @@ class Arm2(PlanarArm):
     """
 
     Settings = Arm2Settings
-    n_joints = 2
     state_size = 4
     input_size = 2
     task_geometry = TWO_LINK
@@ -80,7 +79,7 @@ class Arm2(PlanarArm):
         self.dt = float(s.dt)
         self.l1, self.l2, self.m1, self.m2 = float(s.l1), float(s.l2), float(s.m1), float(s.m2)
         self.link_lengths = np.array([self.l1, self.l2])
-        self.start_q = np.array([0.75613, 1.8553])
+        self.start_q = np.array(self.START_Q)
         self.K1 = (self.m1 / 3 + self.m2) * self.l1**2 + self.m2 * self.l2**2 / 3
         self.K2 = self.m2 * self.l1 * self.l2
         self.K3 = self.m2 * self.l2**2 / 3
@@ -195,17 +194,3 @@ class Arm2(PlanarArm):
         if not np.isfinite(check @ check + xv @ xv):
             diagnose(f"{self.name or 'arm2'}.jacobians", full, x=x, u=u)
         return full[:, :, :4], full[:, :, 4:]
-
-    # -- kinematics --------------------------------------------------------
-    def inverse_kinematics(self, xy: np.ndarray, q0: np.ndarray | None = None) -> np.ndarray:
-        """Closed form, elbow convention ``0 <= q1 <= pi`` (the start posture's branch).
-
-        ``q0`` is accepted for interface compatibility and ignored.
-        Raises :class:`~bench.errors.OutOfReach` outside ``|l1 - l2| <= r <= l1 + l2``.
-        """
-        xy, dtype = self._targets(xy, "inverse_kinematics")
-        r2 = np.sum(xy**2, axis=1)
-        c = (r2 - self.l1**2 - self.l2**2) / (2 * self.l1 * self.l2)
-        q1 = np.arccos(np.clip(c, -1.0, 1.0))
-        q0 = np.arctan2(xy[:, 1], xy[:, 0]) - np.arctan2(self.l2 * np.sin(q1), self.l1 + self.l2 * np.cos(q1))
-        return np.stack([q0, q1], axis=1).astype(dtype, copy=False)

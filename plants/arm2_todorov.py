@@ -63,7 +63,7 @@ import numpy as np
 from bench.settings import setting
 
 from .geometry import TWO_LINK
-from .planar import PlanarArm
+from .planar import TwoLinkArm
 from .validation import diagnose
 
 
@@ -85,7 +85,7 @@ class Arm2TodorovSettings:
             raise ValueError(f"friction must hold 4 values (b11, b12, b21, b22), got {len(self.friction)}")
 
 
-class Arm2Todorov(PlanarArm):
+class Arm2Todorov(TwoLinkArm):
     """Batched Todorov two-link arm; see the module docstring for the model.
 
     dt, actuator_tau : float, seconds
@@ -96,7 +96,6 @@ class Arm2Todorov(PlanarArm):
     """
 
     Settings = Arm2TodorovSettings
-    n_joints = 2
     input_size = 2
     task_geometry = TWO_LINK
 
@@ -106,7 +105,7 @@ class Arm2Todorov(PlanarArm):
         self.dt = float(s.dt)
         self.l1, self.l2 = float(s.l1), float(s.l2)
         self.link_lengths = np.array([self.l1, self.l2])
-        self.start_q = np.array([0.75613, 1.8553])
+        self.start_q = np.array(self.START_Q)
         self.a1 = float(s.i1) + float(s.i2) + float(s.m2) * self.l1**2
         self.a2 = float(s.m2) * self.l1 * float(s.s2)
         self.a3 = float(s.i2)
@@ -229,16 +228,3 @@ class Arm2Todorov(PlanarArm):
         if not np.isfinite(check @ check):
             diagnose(f"{self.name or 'arm2_python_todorov'}.jacobians", a, x=x, u=u)
         return a, bu
-
-    # -- kinematics --------------------------------------------------------
-    def inverse_kinematics(self, xy: np.ndarray, q0: np.ndarray | None = None) -> np.ndarray:
-        """Closed form, elbow convention ``0 <= q1 <= pi``; ``q0`` is ignored.
-
-        Raises :class:`~bench.errors.OutOfReach` outside ``|l1 - l2| <= r <= l1 + l2``.
-        """
-        xy, dtype = self._targets(xy, "inverse_kinematics")
-        r2 = np.sum(xy**2, axis=1)
-        c = (r2 - self.l1**2 - self.l2**2) / (2 * self.l1 * self.l2)
-        q1 = np.arccos(np.clip(c, -1.0, 1.0))
-        q0 = np.arctan2(xy[:, 1], xy[:, 0]) - np.arctan2(self.l2 * np.sin(q1), self.l1 + self.l2 * np.cos(q1))
-        return np.stack([q0, q1], axis=1).astype(dtype, copy=False)

@@ -158,3 +158,27 @@ class PlanarArm(ArmModel):
         """``(n,)`` total mechanical energy (J)."""
         x = np.asarray(x)
         return self.kinetic_energy(x) + self.potential_energy(x[:, : self.n_joints])
+
+
+class TwoLinkArm(PlanarArm):
+    """A planar two-link arm (``l1``, ``l2`` in metres): studywolf's start posture and closed-form inverse
+    kinematics, shared by ``arm2`` and ``arm2_python_todorov``."""
+
+    n_joints = 2
+    #: studywolf's two-link start posture (rad)
+    START_Q = (0.75613, 1.8553)
+    l1: float
+    l2: float
+
+    def inverse_kinematics(self, xy: np.ndarray, q0: np.ndarray | None = None) -> np.ndarray:
+        """Closed form, elbow convention ``0 <= q1 <= pi`` (the start posture's branch).
+
+        ``q0`` is accepted for interface compatibility and ignored.
+        Raises :class:`~bench.errors.OutOfReach` outside ``|l1 - l2| <= r <= l1 + l2``.
+        """
+        xy, dtype = self._targets(xy, "inverse_kinematics")
+        r2 = np.sum(xy**2, axis=1)
+        c = (r2 - self.l1**2 - self.l2**2) / (2 * self.l1 * self.l2)
+        q1 = np.arccos(np.clip(c, -1.0, 1.0))
+        q0 = np.arctan2(xy[:, 1], xy[:, 0]) - np.arctan2(self.l2 * np.sin(q1), self.l1 + self.l2 * np.cos(q1))
+        return np.stack([q0, q1], axis=1).astype(dtype, copy=False)

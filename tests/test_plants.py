@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from arms import assert_step_solves_equations_of_motion
 
 import bench
 from bench.api import finite_difference_jacobians
@@ -189,13 +190,7 @@ def test_arm3_model_matches_rigid_body_sums():
 def test_step_solves_equations_of_motion(key):
     """(dq' - dq) / dt = M⁻¹ (u - h) with the public inertia and bias torques."""
     arm = make(key)
-    x, u = random_batch(arm, 9, np.random.default_rng(8))
-    nj = arm.n_joints
-    q, dq = x[:, :nj], x[:, nj:]
-    ddq = np.linalg.solve(arm.inertia(q), (u - arm.bias_torques(q, dq))[:, :, None])[:, :, 0]
-    nxt = arm.step(x, u)
-    np.testing.assert_allclose((nxt[:, nj:] - dq) / arm.dt, ddq, rtol=1e-8, atol=1e-8)
-    np.testing.assert_allclose(nxt[:, :nj], q + arm.dt * nxt[:, nj:], rtol=1e-14, atol=1e-14)
+    assert_step_solves_equations_of_motion(arm, *random_batch(arm, 9, np.random.default_rng(8)))
 
 
 def test_arm2_keeps_reference_physics():

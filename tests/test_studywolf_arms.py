@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from arms import assert_step_solves_equations_of_motion
 
 import bench
 from bench.api import finite_difference_jacobians
@@ -102,13 +103,7 @@ def test_step_solves_equations_of_motion():
     """(dq' - dq) / dt = M⁻¹ (u - h) with the public inertia and bias torques (no actuator lag)."""
     for key in ("arm1-gravity-damping", "todorov-no-actuator-friction", "arm3-gravity-damping"):
         arm = make(key)
-        x, u = batch(arm, 6, np.random.default_rng(4))
-        nj = arm.n_joints
-        q, dq = x[:, :nj], x[:, nj:]
-        ddq = np.linalg.solve(arm.inertia(q), (u - arm.bias_torques(q, dq))[:, :, None])[:, :, 0]
-        nxt = arm.step(x, u)
-        np.testing.assert_allclose((nxt[:, nj:] - dq) / arm.dt, ddq, rtol=1e-8, atol=1e-8)
-        np.testing.assert_allclose(nxt[:, :nj], q + arm.dt * nxt[:, nj:], rtol=1e-14, atol=1e-14)
+        assert_step_solves_equations_of_motion(arm, *batch(arm, 6, np.random.default_rng(4)))
 
 
 # -- studywolf's parameters ---------------------------------------------------------

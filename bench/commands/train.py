@@ -11,6 +11,7 @@ completes it in place.  ``--fresh`` trains again from new weights, replacing the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,7 @@ def train(plants: str, controllers: str, tasks: str, *, seeds: Sequence[int], se
     if many:
         out(f"train: {the_plan.combinations} combination(s) x {len(seeds)} seed(s) = {len(the_plan.jobs)} "
             f"training runs")
-    run_all = Execution(executor=execution.executor, jobs=execution.jobs, scheduler=execution.scheduler,
-                        rerun=fresh, quiet=execution.quiet or not many)
+    run_all = dataclasses.replace(execution, rerun=fresh, quiet=execution.quiet or not many)
     store = Store(path)
     stored: list[int] = []
 

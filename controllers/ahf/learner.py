@@ -341,9 +341,7 @@ class AHF(Learner):
         if "phase" in curve:  # a curriculum's rows measure a smaller reach radius: never the task's
             curve = curve[curve["phase"].astype(str) != "curriculum"]
         if not len(curve):
-            nan = float("nan")
-            return dict.fromkeys(("train_s_to_1cm", "iterations_to_1cm", "train_s_to_threshold_all",
-                                  "iterations_to_threshold_all", "best_distance_mean"), nan)
+            return dict.fromkeys(TRAINING_METRICS, math.nan)
         t1, i1 = first_under(curve, "distance_mean", 0.01)
         ta, ia = first_under(curve, "distance_max", float(threshold))
         return {"train_s_to_1cm": t1, "iterations_to_1cm": i1, "train_s_to_threshold_all": ta,
@@ -366,7 +364,7 @@ class AHF(Learner):
         (final hand distance, m), damping, phase.
         """
         from .gauss_newton import one_blas_thread
-        from .training import Trainer, first_below, make_problem
+        from .training import Trainer, make_problem
 
         self._check_arm(plant)
         log = log or (lambda _line: None)
@@ -391,7 +389,8 @@ class AHF(Learner):
         self.arrays = {"input_center": trainer.center, "input_scale": trainer.scale}
         self.plant = plant
         self._check_fits(plant)
-        t1, i1 = first_below(curve, 0.01)
+        m = self.training_metrics(curve, task)  # the log says what the run stores
+        t1, i1 = m["train_s_to_1cm"], m["iterations_to_1cm"]
         last = curve.iloc[-1]
         log(f"best: iteration {meta['iteration']}, mean final distance {meta['distance_mean'] * 100:.2f} cm, "
             f"max {meta['distance_max'] * 100:.2f} cm" + (f" ({self.source})" if best else ""))

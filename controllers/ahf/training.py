@@ -40,7 +40,6 @@ NOT_IDENTITY = frozenset({"iterations", "goal", "max_seconds", "weights"})
 #: Settings added after weights shipped: in the identity only away from their default (earlier keys stay valid).
 LATER = frozenset({"final_velocity_cost", "final_actuator_cost", "step_velocity_cost", "curriculum", "cost_space"})
 HISTORY = ("iteration", "wall_s", "cpu_s", "error", "distance_mean", "distance_max", "damping", "phase")
-PHASES = ("rollout", "fixed", "curriculum")
 
 
 @dataclasses.dataclass
@@ -123,6 +122,7 @@ class Trainer:
         s = self.settings = settings
         self.arm, self.problem, self.seed, self.log = arm, problem, int(seed), log
         self.full_problem = problem  # what is trained for; self.problem is smaller during a curriculum
+        self.fraction = 1.0  # of the reach radius self.problem has
         self.dtype = np.dtype(s.dtype)
         self.center = np.asarray(arm.start_state, dtype=float)
         self.scale = np.full(arm.state_size, float(s.input_scale))
@@ -162,11 +162,11 @@ class Trainer:
         c = self.settings.curriculum
         if c <= 0 or iteration > c:
             return 1.0
-        return 0.25 * (1 + min(2, 3 * (iteration - 1) // c))
+        return 0.25 * (1 + min(2, 3 * max(iteration - 1, 0) // c))
 
     def _use_radius(self, fraction: float) -> None:
         """Train on the targets ``fraction`` of the way from the start hand to the full problem's targets."""
-        if fraction == getattr(self, "fraction", 1.0):
+        if fraction == self.fraction:
             return
         self.fraction = fraction
         full = self.full_problem
@@ -337,9 +337,8 @@ class Trainer:
         started, cpu_started = time.perf_counter(), time.process_time()
         wall0, cpu0 = self.wall, self.cpu
         while self.iteration < s.iterations:
-            if s.goal > 0 and self.history["phase"] and self.history["phase"][-1] != "curriculum" \
-                    and (s.curriculum == 0 or self.iteration > s.curriculum) and self.history["distance_mean"] \
-                    and self.history["distance_mean"][-1] < s.goal \
+            whole = self.radius_fraction(self.iteration) == 1.0  # the last distances are of the task's radius
+            if s.goal > 0 and whole and self.history["distance_mean"] and self.history["distance_mean"][-1] < s.goal \
                     and self.history["distance_max"][-1] < 2 * s.goal:
                 self.log(f"goal reached: mean final distance < {s.goal * 100:g} cm, every target < "
                          f"{2 * s.goal * 100:g} cm")
@@ -381,13 +380,3 @@ class Trainer:
             return None
         arrays, meta = ckpt.read_weights(found[0][0])
         return arrays["W"], meta
-
-
-def first_below(curve: Any, threshold: float = 0.01) -> tuple[float, float]:
-    """``(wall seconds, iteration)`` when the mean final distance first drops
-    below ``threshold`` metres (NaN, NaN if never)."""
-    below = np.flatnonzero(np.asarray(curve["distance_mean"]) < threshold)
-    if below.size == 0:
-        return float("nan"), float("nan")
-    i = int(below[0])
-    return float(curve["wall_s"].iloc[i]), float(curve["iteration"].iloc[i])

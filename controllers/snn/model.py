@@ -118,32 +118,24 @@ def build_model(spec: str, input_shape: tuple[int, ...], n_classes: int, seed: i
     """
     from ..tfcompat import tensorflow
 
+    try:
+        check_spec(spec)  # what the settings checked; again here for a direct call
+    except ValueError as exc:
+        raise InvalidArgument(f"snn: {exc}") from None
     tf = tensorflow()
     if spec in ("", "default"):
         model = default_model(input_shape, n_classes, seed)
-    elif spec.endswith((".keras", ".h5")) or Path(spec).expanduser().is_file():
-        path = Path(spec).expanduser()
-        if path.suffix != ".keras":
-            raise InvalidArgument(f"snn: model file {spec!r}: only .keras files are loaded (in safe mode); "
-                                  "re-save the model with model.save('name.keras')")
-        if not path.is_file():
-            raise InvalidArgument(f"snn: model file {spec!r} does not exist")
+    elif spec.endswith(".keras") or Path(spec).expanduser().is_file():  # check_spec: a .keras file
         try:
             with seeded(seed):
-                model = tf.keras.models.load_model(path, compile=False, safe_mode=True)
+                model = tf.keras.models.load_model(Path(spec).expanduser(), compile=False, safe_mode=True)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise InvalidArgument(f"snn: {spec!r} is not a Keras model file ({first})") from None
-    elif ":" in spec:
-        module, _, attr = spec.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            raise InvalidArgument(f"snn: cannot import model builder {spec!r}: {exc}") from None
-        with seeded(seed):
-            model = fn(tuple(input_shape), int(n_classes))
     else:
-        raise InvalidArgument(f"snn: model {spec!r} is neither 'default', a .keras file nor 'module:function'")
+        module, _, attr = spec.partition(":")
+        with seeded(seed):
+            model = getattr(importlib.import_module(module), attr)(tuple(input_shape), int(n_classes))
     if not isinstance(model, tf.keras.Model):
         raise InvalidArgument(f"snn: model {spec or 'default'!r} is a {type(model).__name__}, not a Keras model")
     check_model(model, input_shape, n_classes)
